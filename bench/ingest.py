@@ -1,0 +1,310 @@
+"""Benchmark event ingestion; print the figures as one JSON document.
+
+Measured in one run, per backend, each on a fresh database:
+- HTTP batched: ``POST /v1/events`` with batches of 50 at 32 keep-alive connections to a real
+  ``sessionhub serve`` child process on 127.0.0.1 (events/s);
+- HTTP single: ``POST /v1/sessions/{id}/events`` with one event per request (req/s, p50, p99);
+- in-process: ``Engine.events.ingest`` with batches of 50 from 32 tasks (events/s);
+- the raw ceiling: the same rows inserted by a plain driver ``executemany`` into the same
+  events table, 10,000 rows per transaction, with nothing else (rows/s). Each figure is
+  also given as a ratio to it.
+At the end, every acknowledged event is counted in the database: ``acked_events`` must equal
+``stored_events``.
+
+    .venv/bin/python bench/ingest.py                    # both backends
+    .venv/bin/python bench/ingest.py --backend sqlite   # one
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from sessionhub import Engine
+from sessionhub.models import SessionCreate
+from sessionhub.storage.database import normalize_url
+
+sys.path.insert(0, str(Path(__file__).parent))
+# The lean HTTP client, the child-process server and the database set-up of bench/lifecycle.py.
+from lifecycle import (
+    DEFAULT_PG_URL,
+    Connection,
+    Options,
+    drive_http,
+    fresh_database,
+    http_request,
+    make_keys,
+    percentile_ms,
+    server,
+    settings_for,
+)
+
+BATCH = 50
+SESSIONS = 256
+RAW_TX = 10_000
+
+
+def event(i: int, session_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "type": "page_view" if i % 4 else "action",
+        "path": f"/products/{i % 500}",
+        "url": f"https://shop.example/products/{i % 500}",
+        "title": "Product",
+        "properties": {"product_id": f"p{i % 500}", "price": 19.99},
+    }
+    if session_id is not None:
+        body["session_id"] = session_id
+    return body
+
+
+async def _sessions(engine: Engine, app_id: str, count: int) -> list[str]:
+    made = await asyncio.gather(
+        *(engine.sessions.create(app_id, SessionCreate()) for _ in range(count))
+    )
+    return [session.id for session, _ in made]
+
+
+async def bench_inprocess(url: str, data_dir: Path, total: int, seconds: float) -> dict[str, Any]:
+    engine = await Engine(settings_for(url, data_dir)).start(migrate=False)
+    try:
+        keys = await make_keys(engine)
+        sessions = await _sessions(engine, keys.app_id, SESSIONS)
+        batches = [
+            [event(i, sessions[b % SESSIONS]) for i in range(BATCH)] for b in range(total // BATCH)
+        ]
+        acked = 0
+        cursor = iter(batches)
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def task() -> None:
+            nonlocal acked
+            for batch in cursor:
+                result = await engine.events.ingest(keys.app_id, batch)
+                acked += result.accepted
+                if time.perf_counter() > deadline:
+                    return
+
+        await asyncio.gather(*(task() for _ in range(32)))
+        elapsed = time.perf_counter() - started
+        return {"inproc_events_per_s": round(acked / elapsed, 1), "inproc_events": acked}
+    finally:
+        await engine.close()
+
+
+async def bench_http(
+    url: str, data_dir: Path, options: Options, batches: int, singles: int
+) -> dict[str, Any]:
+    engine = await Engine(settings_for(url, data_dir)).start(migrate=False)
+    try:
+        keys = await make_keys(engine)
+        sessions = await _sessions(engine, keys.app_id, SESSIONS)
+    finally:
+        await engine.close()
+    port = options.port
+    acked = 0
+
+    def count(body: bytes) -> None:
+        nonlocal acked
+        acked += orjson.loads(body)["accepted"]
+
+    with server(url, data_dir, port) as proc:
+        loop = asyncio.get_running_loop()
+        conns: list[Connection] = []
+        for _ in range(options.connections):
+            _, conn = await loop.create_connection(Connection, "127.0.0.1", port)
+            conns.append(conn)
+        try:
+
+            def batch(i: int) -> bytes:
+                body = orjson.dumps(
+                    {"events": [event(j, sessions[i % SESSIONS]) for j in range(BATCH)]}
+                )
+                return http_request("POST", "/v1/events", port, keys.publishable, body)
+
+            def single(i: int) -> bytes:
+                body = orjson.dumps({"events": [event(i)]})
+                sid = sessions[i % SESSIONS]
+                return http_request(
+                    "POST", f"/v1/sessions/{sid}/events", port, keys.publishable, body
+                )
+
+            s = options.seconds
+            await drive_http(conns, batch, 100, s, count)  # warm-up
+            batched, batch_statuses = await drive_http(conns, batch, batches, s, count, proc.pid)
+            await drive_http(conns, single, 500, s, count)  # warm-up
+            singled, single_statuses = await drive_http(conns, single, singles, s, count, proc.pid)
+        finally:
+            for conn in conns:
+                if conn.transport is not None:
+                    conn.transport.close()
+    stored = await _count_events(url)
+    return {
+        "http_batch_events_per_s": round(batched.per_s * BATCH, 1),
+        "http_batch_p99_ms": percentile_ms(batched.latencies, 99),
+        "http_single_rps": singled.per_s,
+        "http_single_p50_ms": percentile_ms(singled.latencies, 50),
+        "http_single_p99_ms": percentile_ms(singled.latencies, 99),
+        "http_server_cpu_us_per_batched_event": round(
+            batched.cpu_us_per_op(batched.server_cpu_s) / BATCH, 1
+        ),
+        "http_server_cpu_us_per_single": singled.cpu_us_per_op(singled.server_cpu_s),
+        "http_statuses": {
+            "batch": {str(k): v for k, v in sorted(batch_statuses.items())},
+            "single": {str(k): v for k, v in sorted(single_statuses.items())},
+        },
+        "acked_events": acked,
+        "stored_events": stored,
+    }
+
+
+async def _count_events(url: str) -> int:
+    engine = await Engine(settings_for(url, Path(tempfile.gettempdir()))).start(migrate=False)
+    try:
+        from sqlalchemy import text
+
+        return await engine.db.read(
+            lambda conn: int(conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one())
+        )
+    finally:
+        await engine.close()
+
+
+def _raw_rows(count: int) -> list[tuple[Any, ...]]:
+    now = int(time.time() * 1000)
+    rows = []
+    for i in range(count):
+        e = event(i)
+        rows.append(
+            (
+                "app_raw",
+                1,
+                e["id"],
+                e["type"],
+                now,
+                now,
+                e["url"],
+                e["path"],
+                e["title"],
+                None,
+                orjson.dumps(e["properties"]).decode(),
+                None,
+            )
+        )
+    return rows
+
+
+COLUMNS = "app_id, session_sid, id, name, occurred_at, received_at, url, path, title, referrer, properties, since_prev_ms"
+
+
+def raw_sqlite(url: str, total: int) -> float:
+    """Rows/s of plain sqlite3 executemany into the events table, RAW_TX rows per transaction."""
+    path = url.split("///", 1)[1]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    rows = _raw_rows(total)
+    sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 12)})"
+    started = time.perf_counter()
+    for start in range(0, total, RAW_TX):
+        conn.execute("BEGIN")
+        conn.executemany(sql, rows[start : start + RAW_TX])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return total / elapsed
+
+
+async def raw_postgres(url: str, total: int) -> float:
+    """Rows/s of plain asyncpg executemany into the events table, RAW_TX rows per transaction."""
+    import asyncpg
+
+    conn = await asyncpg.connect(
+        normalize_url(url).replace("postgresql+asyncpg://", "postgresql://")
+    )
+    rows = _raw_rows(total)
+    sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 13))})"
+    started = time.perf_counter()
+    for start in range(0, total, RAW_TX):
+        async with conn.transaction():
+            await conn.executemany(sql.replace("$11", "$11::jsonb"), rows[start : start + RAW_TX])
+    elapsed = time.perf_counter() - started
+    await conn.close()
+    return total / elapsed
+
+
+def run_backend(backend: str, options: Options, args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {
+        "loadavg_1m_before": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+    with tempfile.TemporaryDirectory(prefix="sessionhub-bench-data-") as tmp:
+        data_dir = Path(tmp)
+        with fresh_database(backend, options) as url:
+            if backend == "sqlite":
+                raw = raw_sqlite(url, args.raw_rows)
+            else:
+                raw = uvloop.run(raw_postgres(url, args.raw_rows))
+            figures["raw_executemany_rows_per_s"] = round(raw, 1)
+        with fresh_database(backend, options) as url:
+            figures.update(uvloop.run(bench_inprocess(url, data_dir, args.events, options.seconds)))
+        with fresh_database(backend, options) as url:
+            figures.update(
+                uvloop.run(bench_http(url, data_dir, options, args.batches, args.singles))
+            )
+    for key in ("http_batch_events_per_s", "inproc_events_per_s", "http_single_rps"):
+        figures[f"{key}_ratio_to_raw"] = round(figures[key] / raw, 3) if raw else None
+    figures["batch_size"] = BATCH
+    figures["connections"] = options.connections
+    figures["python"] = platform.python_version()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], action="append")
+    parser.add_argument("--events", type=int, default=200_000, help="in-process events (max)")
+    parser.add_argument("--batches", type=int, default=4_000, help="HTTP batches of 50 (max)")
+    parser.add_argument(
+        "--singles", type=int, default=30_000, help="HTTP single-event requests (max)"
+    )
+    parser.add_argument("--raw-rows", type=int, default=200_000, help="rows for the raw ceiling")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0, help="time limit per phase")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("SESSIONHUB_BENCH_PG_URL", DEFAULT_PG_URL)
+    )
+    args = parser.parse_args(argv)
+    options = Options(
+        concurrency=32,
+        inproc_ops=args.events,
+        connections=args.connections,
+        http_create_requests=0,
+        http_validate_requests=0,
+        seconds=args.seconds,
+        port=args.port,
+        pg_url=args.pg_url,
+    )
+    results = {
+        backend: run_backend(backend, options, args)
+        for backend in args.backend or ["sqlite", "postgres"]
+    }
+    print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Core: one module per capability, holding the rules; no HTTP, no SQL strings."""

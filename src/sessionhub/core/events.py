@@ -1,0 +1,492 @@
+"""Event ingestion: check each event, sessionize, store once, and keep sessions' counters.
+
+A batch is checked event by event, so the good ones are stored when others are bad. The
+accepted ones are written in one transaction through the group-commit writer: the call
+returns only once they are committed. Each event's id is unique per app, so a batch
+sent twice stores each event once. An event without a session id joins its device's (or
+user's) running session, or starts one: a tracker that never manages sessions still
+gets correct ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Connection
+
+from sessionhub.clock import from_ms, to_ms
+from sessionhub.core.attribution import campaign_params, own_hosts, page_path, start_attributes
+from sessionhub.core.pagination import check_limit, decode_cursor, encode_cursor
+from sessionhub.core.session_rows import not_found
+from sessionhub.core.sessions import ENGAGEMENT_GAP_MS, effective_end, new_session_row
+from sessionhub.enrich.client import ClientInfo
+from sessionhub.errors import InvalidInput, SessionEnded, SessionhubError
+from sessionhub.ids import new_id
+from sessionhub.models import AppSettings, Page
+from sessionhub.models.common import unstorable
+from sessionhub.models.events import (
+    MAX_PROPERTIES_BYTES,
+    MAX_PROPERTIES_DEPTH,
+    Event,
+    EventIn,
+    IngestResult,
+    RejectedEvent,
+)
+from sessionhub.storage import events as q
+from sessionhub.storage import sessions as sq
+from sessionhub.storage.dialect import lock_key
+
+if TYPE_CHECKING:
+    from sessionhub.core.engine import Engine
+
+FUTURE_SLACK_MS = 5 * 60_000
+_COUNTERS = {
+    "page_view": "page_views",
+    "action": "action_count",
+    "error": "error_count",
+    "conversion": "conversion_count",
+    "workflow_start": "workflow_starts",
+    "workflow_complete": "workflow_completes",
+}
+
+
+@dataclass(slots=True)
+class Prepared:
+    """An event that passed its checks, ready for the writer."""
+
+    index: int
+    id: str
+    session_id: str | None
+    device_id: str | None
+    user_id: str | None
+    name: str
+    occurred_at: int
+    url: str | None
+    path: str | None
+    title: str | None
+    referrer: str | None
+    properties: dict[str, Any]
+    properties_json: str = "{}"
+    seed: dict[str, Any] | None = None  # a new session's attributes, for sessionized events
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How the writer treats a batch: live ingestion, or history being imported."""
+
+    settings: AppSettings
+    historical: bool = False
+
+
+@dataclass(slots=True)
+class Outcome:
+    index: int
+    session_id: str | None = None
+    duplicate: bool = False
+    error: SessionhubError | None = None
+
+
+def _depth(value: Any, limit: int) -> int:
+    if limit < 0:
+        return 1
+    if isinstance(value, dict):
+        return 1 + max((_depth(v, limit - 1) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v, limit - 1) for v in value), default=0)
+    return 0
+
+
+_BATCH = TypeAdapter(list[EventIn])
+
+
+def validate_events(
+    raws: list[Any], session_id: str | None = None
+) -> list[EventIn | SessionhubError]:
+    """Validate a batch in one pass; only when that fails, event by event to say which and why."""
+    staged: list[dict[str, Any] | SessionhubError] = []
+    for index, raw in enumerate(raws):
+        if not isinstance(raw, dict):
+            staged.append(InvalidInput(f"events[{index}] is not a JSON object."))
+        elif session_id is None or raw.get("session_id") == session_id:
+            staged.append(raw)
+        elif raw.get("session_id") is None:
+            staged.append({**raw, "session_id": session_id})
+        else:
+            staged.append(
+                InvalidInput(
+                    f"events[{index}].session_id differs from the session in the path.",
+                    details={"field": "session_id"},
+                )
+            )
+    plain = [item for item in staged if isinstance(item, dict)]
+    if unstorable(plain) is None:
+        try:
+            valid = iter(_BATCH.validate_python(plain))
+            return [next(valid) if isinstance(item, dict) else item for item in staged]
+        except ValidationError:
+            pass
+    checked: list[EventIn | SessionhubError] = []
+    for index, item in enumerate(staged):
+        if not isinstance(item, dict):
+            checked.append(item)
+            continue
+        problem = unstorable(item)
+        if problem is not None:
+            checked.append(
+                InvalidInput(f"events[{index}]: {problem}", details={"field": f"events.{index}"})
+            )
+            continue
+        try:
+            checked.append(EventIn.model_validate(item))
+        except ValidationError as exc:
+            checked.append(InvalidInput.from_validation(exc, prefix=("events", index)))
+    return checked
+
+
+def prepare(
+    index: int, event: EventIn, now: int, settings: AppSettings, historical: bool = False
+) -> Prepared:
+    """Check a validated event against the rules and normalize it; raise what rejects it."""
+    if event.session_id is None and event.device_id is None and event.user_id is None:
+        raise InvalidInput(
+            f"events[{index}] needs a session_id, or a device_id or user_id to be sessionized.",
+            details={"field": "session_id"},
+        )
+    encoded = orjson.dumps(event.properties)
+    if len(encoded) > MAX_PROPERTIES_BYTES:
+        raise InvalidInput(
+            f"events[{index}].properties is {len(encoded)} bytes; the limit is {MAX_PROPERTIES_BYTES}.",
+            details={"field": "properties", "bytes": len(encoded), "limit": MAX_PROPERTIES_BYTES},
+            code="payload_too_large",
+        )
+    # Fewer brackets than the limit can't nest deeper than it: walk only the rare others.
+    brackets = encoded.count(b"{") + encoded.count(b"[")
+    if (
+        brackets > MAX_PROPERTIES_DEPTH
+        and _depth(event.properties, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH
+    ):
+        raise InvalidInput(
+            f"events[{index}].properties nests deeper than {MAX_PROPERTIES_DEPTH} levels.",
+            details={"field": "properties"},
+        )
+    occurred = to_ms(event.timestamp) if event.timestamp is not None else now
+    if not historical:
+        if occurred > now + FUTURE_SLACK_MS:
+            raise InvalidInput(
+                f"events[{index}].timestamp is more than 5 minutes in the future.",
+                details={"field": "timestamp"},
+                code="invalid_timestamp",
+            )
+        if occurred < now - settings.late_event_window_s * 1000:
+            raise InvalidInput(
+                f"events[{index}].timestamp is older than the app's late-arrival window "
+                f"({settings.late_event_window_s} s).",
+                details={"field": "timestamp"},
+                code="invalid_timestamp",
+            )
+    return Prepared(
+        index=index,
+        id=event.id.lower() if event.id else new_id("evt"),
+        session_id=event.session_id,
+        device_id=event.device_id,
+        user_id=event.user_id,
+        name=event.type,
+        occurred_at=occurred,
+        url=event.url,
+        path=event.path or page_path(event.url),
+        title=event.title,
+        referrer=event.referrer,
+        properties=event.properties,
+        properties_json=encoded.decode(),
+    )
+
+
+def _label(event: Prepared) -> str:
+    """What ``last_action`` shows: an action's own name when it has one, else the event's."""
+    if event.name == "action":
+        named = event.properties.get("name") or event.properties.get("action")
+        if isinstance(named, str) and named:
+            return named[:200]
+    return event.name
+
+
+def _day(ms: int, zone: ZoneInfo) -> Any:
+    return datetime.fromtimestamp(ms / 1000, zone).date()
+
+
+def _split_reason(state: dict[str, Any], event: Prepared, settings: AppSettings) -> str | None:
+    """The end reason when the app's rules start a new session for this event, else None."""
+    if settings.split_sessions_at_midnight:
+        zone = ZoneInfo(settings.timezone)
+        if _day(event.occurred_at, zone) != _day(state["started_at"], zone):
+            return "timeout"
+    if settings.split_on_campaign_change:
+        campaign = campaign_params(event.url)["utm_campaign"]
+        if campaign is not None and campaign != state["utm_campaign"]:
+            return "navigation"
+    return None
+
+
+# -- the write (runs atomically in the writer) --------------------------------------------
+
+
+def ingest_batch(
+    conn: Connection, app_id: str, batch: list[Prepared], policy: Policy, now: int
+) -> list[Outcome]:
+    """Store a checked batch: resolve sessions, drop duplicates, insert, update counters."""
+    settings = policy.settings
+    keys = sorted(
+        {
+            ("d", p.device_id) if p.device_id else ("u", p.user_id or "")
+            for p in batch
+            if p.session_id is None
+        }
+    )
+    for kind, value in keys:  # two writers never sessionize one device at once
+        lock_key(conn, f"sessionize:{app_id}:{kind}:{value}")
+    named = sorted({p.session_id for p in batch if p.session_id is not None})
+    states: dict[str, dict[str, Any]] = {
+        row["id"]: dict(row) for row in q.sessions_for_update(conn, app_id, named)
+    }
+    current: dict[tuple[str, str], dict[str, Any] | None] = {}
+    seen = q.existing_ids(conn, app_id, (p.id for p in batch))
+    touched: dict[int, dict[str, Any]] = {}
+    inserts: list[dict[str, Any]] = []
+    outcomes: list[Outcome] = []
+
+    for event in sorted(batch, key=lambda p: (p.occurred_at, p.index)):
+        outcome = Outcome(event.index)
+        outcomes.append(outcome)
+        if event.session_id is not None:
+            state = states.get(event.session_id)
+            if state is None:
+                outcome.error = not_found(event.session_id)
+                continue
+            ended = None if policy.historical else effective_end(state, now)
+            if ended is not None:
+                reason = ended[0]
+                outcome.error = SessionEnded(
+                    f"Session {event.session_id!r} has ended ({reason}); start a new session and resend.",
+                    details={"session_id": event.session_id, "reason": reason},
+                )
+                continue
+        else:
+            key = ("d", event.device_id) if event.device_id else ("u", event.user_id or "")
+            if key not in current:
+                found = sq.latest_running(
+                    conn,
+                    app_id,
+                    now,
+                    device_id=event.device_id,
+                    user_id=event.user_id,
+                    for_update=True,
+                )
+                current[key] = dict(found) if found is not None else None
+            state = current[key]
+            split = _split_reason(state, event, settings) if state is not None else None
+            if state is not None and split is not None:
+                # Keep what this batch already counted into it, then end it.
+                if touched.pop(state["sid"], None) is not None:
+                    q.write_counters(conn, [_counters(state)])
+                sq.end(conn, state["sid"], now, split)
+                state = None
+            if state is None:
+                state = _start_session(conn, app_id, event, settings, now)
+                current[key] = state
+            states[state["id"]] = state
+        outcome.session_id = state["id"]
+        if event.id in seen:
+            outcome.duplicate = True
+            continue
+        seen.add(event.id)
+        inserts.append(_apply(state, event, now))
+        touched[state["sid"]] = state
+
+    q.insert_events(conn, inserts)
+    q.write_counters(conn, [_counters(state) for state in touched.values()])
+    return sorted(outcomes, key=lambda o: o.index)
+
+
+def _start_session(
+    conn: Connection, app_id: str, event: Prepared, settings: AppSettings, now: int
+) -> dict[str, Any]:
+    user_id = event.user_id
+    if user_id is None and event.device_id is not None:
+        user_id = sq.linked_user(conn, app_id, event.device_id)
+    start = min(event.occurred_at, now)
+    row = new_session_row(
+        app_id,
+        new_id("ses"),
+        "visit",
+        settings,
+        start,
+        event.seed or {},
+        user_id=user_id,
+        device_id=event.device_id,
+    )
+    stored = sq.insert_session(conn, row)
+    assert stored is not None  # a fresh random id cannot collide
+    return dict(stored)
+
+
+def _apply(state: dict[str, Any], event: Prepared, now: int) -> dict[str, Any]:
+    """Count the event into its session's state and return the event's row."""
+    last = state["last_event_at"]
+    since = event.occurred_at - last if last is not None and event.occurred_at >= last else None
+    activity = max(state["started_at"], min(event.occurred_at, now))
+    if activity > state["last_activity_at"]:
+        gap = activity - state["last_activity_at"]
+        if gap <= ENGAGEMENT_GAP_MS:
+            state["engaged_ms"] += gap
+        state["last_activity_at"] = activity
+        if state["idle_timeout_ms"] is not None:
+            state["idle_expires_at"] = max(
+                state["idle_expires_at"] or 0, activity + state["idle_timeout_ms"]
+            )
+    state["event_count"] += 1
+    counter = _COUNTERS.get(event.name)
+    if counter is not None:
+        state[counter] += 1
+    if last is None or event.occurred_at >= last:
+        state["last_event_at"] = event.occurred_at
+        if event.name == "page_view" and event.path:
+            state["exit_page"] = event.path
+        elif event.name != "page_view":
+            state["last_action"] = _label(event)
+    return {
+        "app_id": state["app_id"],
+        "session_sid": state["sid"],
+        "id": event.id,
+        "name": event.name,
+        "occurred_at": event.occurred_at,
+        "received_at": now,
+        "url": event.url,
+        "path": event.path,
+        "title": event.title,
+        "referrer": event.referrer,
+        "properties": event.properties,
+        "properties_json": event.properties_json,
+        "since_prev_ms": since,
+    }
+
+
+def _counters(state: dict[str, Any]) -> dict[str, Any]:
+    return {"sid": state["sid"], **{name: state[name] for name in q.COUNTER_COLUMNS}}
+
+
+# -- the capability -----------------------------------------------------------------------
+
+
+def event_model(row: Any, session_id: str) -> Event:
+    since = row["since_prev_ms"]
+    return Event(
+        id=row["id"],
+        session_id=session_id,
+        type=row["name"],
+        timestamp=from_ms(row["occurred_at"]),
+        received_at=from_ms(row["received_at"]),
+        url=row["url"],
+        path=row["path"],
+        title=row["title"],
+        referrer=row["referrer"],
+        properties=row["properties"],
+        seconds_since_previous=since / 1000 if since is not None else None,
+    )
+
+
+class Events:
+    """Ingest events and read them back as timelines."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    async def ingest(
+        self,
+        app_id: str,
+        raw_events: list[Any],
+        *,
+        session_id: str | None = None,
+        client: ClientInfo | None = None,
+    ) -> IngestResult:
+        """Store a batch of events; answer what was accepted, duplicated and rejected (by index)."""
+        engine = self._engine
+        settings = await engine.apps.settings(app_id)
+        now = engine.clock.now_ms()
+        client = client or ClientInfo()
+        hosts = own_hosts(settings.allowed_origins)
+        rejected: list[RejectedEvent] = []
+        batch: list[Prepared] = []
+        for index, checked in enumerate(validate_events(raw_events, session_id)):
+            try:
+                if isinstance(checked, SessionhubError):
+                    raise checked
+                event = prepare(index, checked, now, settings)
+            except SessionhubError as exc:
+                rejected.append(_rejection(index, exc))
+                continue
+            if event.session_id is None:
+                event.seed = start_attributes(event.url, event.referrer, client, engine.geo, hosts)
+            batch.append(event)
+        outcomes = (
+            await engine.db.write(ingest_batch, app_id, batch, Policy(settings), now)
+            if batch
+            else []
+        )
+        accepted = duplicates = 0
+        sessions: list[str] = []
+        for outcome in outcomes:
+            if outcome.error is not None:
+                rejected.append(_rejection(outcome.index, outcome.error))
+                continue
+            if outcome.duplicate:
+                duplicates += 1
+            else:
+                accepted += 1
+            if outcome.session_id is not None and outcome.session_id not in sessions:
+                sessions.append(outcome.session_id)
+        rejected.sort(key=lambda r: r.index)
+        return IngestResult(
+            accepted=accepted, duplicates=duplicates, rejected=rejected, sessions=sessions
+        )
+
+    async def timeline(
+        self, app_id: str, session_id: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[Event]:
+        """A session's events in the order they happened."""
+        check_limit(limit)
+        after = decode_cursor(cursor)
+        db = self._engine.db
+        session = await db.read(sq.get, app_id, session_id)
+        if session is None:
+            raise not_found(session_id)
+        rows = await db.read(q.timeline, session["sid"], limit + 1, after, heavy=True)
+        items = [event_model(row, session_id) for row in rows[:limit]]
+        return Page[Event](items=items, next_cursor=_next(rows, limit))
+
+    async def for_user(
+        self, app_id: str, user_id: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[Event]:
+        """A user's events across all their sessions and devices, oldest first."""
+        check_limit(limit)
+        after = decode_cursor(cursor)
+        rows = await self._engine.db.read(
+            q.user_events, app_id, user_id, limit + 1, after, heavy=True
+        )
+        items = [event_model(row, row["session_public_id"]) for row in rows[:limit]]
+        return Page[Event](items=items, next_cursor=_next(rows, limit))
+
+
+def _next(rows: list[Any], limit: int) -> str | None:
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor(last["occurred_at"], last["eid"])
+
+
+def _rejection(index: int, exc: SessionhubError) -> RejectedEvent:
+    return RejectedEvent(index=index, code=exc.code, message=exc.message, details=exc.details)

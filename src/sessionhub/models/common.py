@@ -1,0 +1,110 @@
+"""Shared pieces of the data shapes: base classes, common field types, pages.
+
+Input models forbid unknown fields and are strict about types, so a typo or a string
+where a number belongs is a 422 that names the field, not a silent default.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+SessionKind = Literal["visit", "conversation", "work"]
+
+# A caller-chosen session id: letters, digits and . _ : - (no spaces, no slashes).
+SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,199}$"
+SessionId = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+Url = Annotated[str, StringConstraints(max_length=2048)]
+Seconds = Annotated[int, Field(ge=1, le=10 * 365 * 86400)]
+
+T = TypeVar("T")
+
+
+class Input(BaseModel):
+    """Base of request bodies: strict types, unknown fields rejected, only storable JSON."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        problem = unstorable(data)
+        if problem is not None:
+            raise ValueError(problem)
+        return data
+
+
+class BulkInput(BaseModel):
+    """Base of inputs validated by the thousand: Input's strictness without its per-model hook.
+
+    A before-validator costs a few microseconds per model. Callers validating many at once
+    (event batches) run ``unstorable`` once over the whole batch instead; see
+    ``core.events.validate_events``.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# What every backend can store: PostgreSQL text and JSONB cannot hold U+0000, and the JSON
+# encoder takes integers of at most 64 bits and nesting of at most 255 levels.
+MAX_JSON_DEPTH = 100
+_INT_RANGE = (-(2**63), 2**64 - 1)
+
+
+def unstorable(value: Any) -> str | None:
+    """Why a parsed JSON value cannot be stored as it is (and where), or None if it can."""
+    # Fast path, one C-level pass: orjson refuses integers past 64 bits and very deep
+    # nesting, writes NUL as \u0000, and a value with fewer brackets than MAX_JSON_DEPTH
+    # cannot nest that deep. Anything it can't clear is walked below to say where.
+    try:
+        dumped = orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        dumped = b"\\u0000"
+    if b"\\u0000" not in dumped and dumped.count(b"{") + dumped.count(b"[") < MAX_JSON_DEPTH:
+        return None
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item:
+                return f"NUL characters (\\u0000) are not allowed (at {_where(path)})"
+        elif kind is int:
+            if not _INT_RANGE[0] <= item <= _INT_RANGE[1]:
+                return f"integers must fit in 64 bits (at {_where(path)})"
+        elif kind is dict or kind is list:
+            if len(path) >= MAX_JSON_DEPTH:
+                return (
+                    f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep (at {_where(path)})"
+                )
+            if kind is dict:
+                for key, child in item.items():
+                    if type(key) is str and "\x00" in key:
+                        return (
+                            f"NUL characters (\\u0000) are not allowed (in a key at {_where(path)})"
+                        )
+                    stack.append(((*path, key), child))
+            else:
+                stack.extend(((*path, i), child) for i, child in enumerate(item))
+    return None
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in path) or "the top level"
+
+
+class Output(BaseModel):
+    """Base of response bodies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(Output, Generic[T]):
+    """A page of a list; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    items: list[T]
+    next_cursor: str | None

@@ -1,0 +1,80 @@
+"""The group-commit writer under failure: reruns of a batch, a foreign write lock, dropped connections."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.engine import make_url
+
+from sessionhub import Engine, InvalidInput
+from sessionhub.storage.schema import leases
+
+
+def _add_lease(conn: Connection, name: str) -> str:
+    conn.execute(insert(leases).values(name=name, holder="test", expires_at=0))
+    return name
+
+
+def _add_lease_then_fail(conn: Connection, name: str) -> None:
+    conn.execute(insert(leases).values(name=name, holder="test", expires_at=0))
+    raise InvalidInput(f"refused {name}")
+
+
+def _lease_names(conn: Connection) -> list[str]:
+    return sorted(conn.execute(select(leases.c.name)).scalars())
+
+
+async def test_several_failing_writes_in_one_batch_each_fail_alone(engine: Engine) -> None:
+    """Two writes that fail in one batch leave no trace, and the three around them commit."""
+    results = await asyncio.gather(
+        engine.db.write(_add_lease, "a"),
+        engine.db.write(_add_lease_then_fail, "x"),
+        engine.db.write(_add_lease, "b"),
+        engine.db.write(_add_lease_then_fail, "y"),
+        engine.db.write(_add_lease, "c"),
+        return_exceptions=True,
+    )
+    assert ["a", InvalidInput, "b", InvalidInput, "c"] == [
+        type(r) if isinstance(r, Exception) else r for r in results
+    ]
+    assert ["a", "b", "c"] == await engine.db.read(_lease_names)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_write_waits_for_another_process_holding_the_sqlite_lock(engine: Engine) -> None:
+    """While another connection holds SQLite's write lock, writes wait off the loop, then commit."""
+    other = sqlite3.connect(str(make_url(engine.db.url).database), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        writes = asyncio.gather(*(engine.db.write(_add_lease, f"w{i}") for i in range(3)))
+        await asyncio.sleep(0.2)  # the loop keeps running meanwhile
+        assert (False, []) == (writes.done(), await engine.db.read(_lease_names))
+        other.execute("COMMIT")
+        assert ["w0", "w1", "w2"] == await asyncio.wait_for(writes, 10)
+    finally:
+        other.close()
+    assert ["w0", "w1", "w2"] == await engine.db.read(_lease_names)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_connections_the_server_dropped_are_replaced(engine: Engine) -> None:
+    """After PostgreSQL ends every connection of the process, reads and writes still succeed."""
+    import asyncpg
+
+    await asyncio.gather(*(engine.db.write(_add_lease, f"before{i}") for i in range(8)))
+    url = make_url(engine.db.url).set(drivername="postgresql").render_as_string(False)
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.1)
+    after = await asyncio.gather(*(engine.db.write(_add_lease, f"after{i}") for i in range(8)))
+    assert [f"after{i}" for i in range(8)] == after
+    assert 16 == len(await engine.db.read(_lease_names))

@@ -1,0 +1,110 @@
+"""Storage on each backend: the migrated schema, group-committed writes and their failures."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, insert, select
+
+from sessionhub import Conflict, Engine, FakeClock, InvalidInput, Settings, StorageError
+from sessionhub.storage import Database
+from sessionhub.storage.schema import leases, metadata
+
+
+def _schema_diff(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+def _add_lease(conn: Connection, name: str) -> str:
+    conn.execute(insert(leases).values(name=name, holder="test", expires_at=0))
+    return name
+
+
+def _add_lease_then_fail(conn: Connection, name: str, error: Exception) -> None:
+    conn.execute(insert(leases).values(name=name, holder="test", expires_at=0))
+    raise error
+
+
+def _lease_names(conn: Connection) -> list[str]:
+    return sorted(conn.execute(select(leases.c.name)).scalars())
+
+
+async def test_migrations_build_exactly_the_declared_schema(engine: Engine) -> None:
+    """The database the migrations built has every table, column and index schema.py declares, and no more."""
+    assert [] == await engine.db.read(_schema_diff)
+
+
+async def test_a_write_returns_after_its_commit(engine: Engine) -> None:
+    """What a write returns is already committed: a read right after sees it."""
+    assert "a" == await engine.db.write(_add_lease, "a")
+    assert ["a"] == await engine.db.read(_lease_names)
+
+
+async def test_many_concurrent_writes_all_commit(engine: Engine) -> None:
+    """Writes queued together (one group commit or several) each return their own result."""
+    names = [f"lease-{i:03}" for i in range(200)]
+    results = await asyncio.gather(*(engine.db.write(_add_lease, name) for name in names))
+    assert names == list(results)
+    assert names == await engine.db.read(_lease_names)
+
+
+@pytest.mark.parametrize(
+    "error", [InvalidInput("nope"), RuntimeError("a bug")], ids=["refused", "bug"]
+)
+async def test_a_failing_write_leaves_no_trace_and_spoils_no_other(
+    engine: Engine, error: Exception
+) -> None:
+    """A write that fails half-way is rolled back alone; the writes batched with it commit."""
+    results = await asyncio.gather(
+        engine.db.write(_add_lease, "before"),
+        engine.db.write(_add_lease_then_fail, "failed", error),
+        engine.db.write(_add_lease, "after"),
+        return_exceptions=True,
+    )
+    assert ["before", error, "after"] == results
+    assert ["after", "before"] == await engine.db.read(_lease_names)
+
+
+async def test_a_write_breaking_a_unique_key_is_a_conflict(engine: Engine) -> None:
+    """A duplicate key is reported as 409 conflict, not a driver error, and the first row stays."""
+    await engine.db.write(_add_lease, "one")
+    with pytest.raises(Conflict):
+        await engine.db.write(_add_lease, "one")
+    assert ["one"] == await engine.db.read(_lease_names)
+
+
+async def test_close_finishes_queued_writes(settings: Settings, clock: FakeClock) -> None:
+    """Writes queued before close are committed before close returns."""
+    engine = await Engine(settings, clock=clock).start(migrate=False)
+    pending = [asyncio.ensure_future(engine.db.write(_add_lease, f"q{i}")) for i in range(20)]
+    await asyncio.sleep(0)  # let every write reach the queue
+    await engine.close()
+    await asyncio.gather(*pending)
+    reopened = await Engine(settings, clock=clock).start(migrate=False)
+    try:
+        assert sorted(f"q{i}" for i in range(20)) == await reopened.db.read(_lease_names)
+    finally:
+        await reopened.close()
+
+
+async def test_writes_need_a_started_database(database_url: str) -> None:
+    """Writing before start (or after close) is a StorageError, not a hang."""
+    db = Database(database_url)
+    with pytest.raises(StorageError):
+        await db.write(_add_lease, "x")
+    await db.start()
+    await db.close()
+    with pytest.raises(StorageError):
+        await db.write(_add_lease, "x")
+
+
+def test_an_unsupported_database_url_is_refused() -> None:
+    """Only SQLite and PostgreSQL URLs are accepted, with an error that says which."""
+    with pytest.raises(StorageError) as refused:
+        Database("mysql://localhost/db")
+    assert "sqlite" in refused.value.message
