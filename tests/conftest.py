@@ -23,6 +23,7 @@ from sessionhub.storage.migrate import upgrade
 from sessionhub.storage.schema import metadata
 
 PG_URL = os.environ.get("SESSIONHUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SESSIONHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -70,6 +71,38 @@ def pg_url() -> str:
         pytest.skip(f"PostgreSQL not available: {problem}")
     upgrade(PG_URL)
     return PG_URL
+
+
+def _redis_available() -> str | None:
+    """None when Redis answers a PING, else why not."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return str(exc)
+    finally:
+        client.close()
+    return None
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis test database, emptied; skip (or fail in CI) when Redis does not answer."""
+    problem = _redis_available()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"Redis is required in CI and did not answer at {REDIS_URL}: {problem}")
+        pytest.skip(f"Redis not available: {problem}")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

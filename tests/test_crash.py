@@ -13,7 +13,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,15 +25,10 @@ import pytest
 from sqlalchemy import Connection, text
 
 from sessionhub import Engine, Settings
+from tests.servers import free_port
 
 SENDERS = 8
 BATCH = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start_server(database_url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -117,7 +111,7 @@ def _stored(conn: Connection, app_id: str) -> dict[str, Any]:
 def test_acknowledged_events_survive_sigkill(database_url: str, tmp_path: Path) -> None:
     """Every event acknowledged before a SIGKILL is stored exactly once after the restart."""
     app_id, key = asyncio.run(_setup(database_url))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     acked: list[list[str]] = []
 
