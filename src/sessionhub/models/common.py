@@ -57,16 +57,30 @@ _INT_RANGE = (-(2**63), 2**64 - 1)
 
 def unstorable(value: Any) -> str | None:
     """Why a parsed JSON value cannot be stored as it is (and where), or None if it can."""
+    return _unstorable(value, ())
+
+
+def _unstorable(value: Any, at: tuple[str | int, ...]) -> str | None:
     # Fast path, one C-level pass: orjson refuses integers past 64 bits and very deep
-    # nesting, writes NUL as \u0000, and a value with fewer brackets than MAX_JSON_DEPTH
-    # cannot nest that deep. Anything it can't clear is walked below to say where.
+    # nesting, writes NUL as \u0000, and a value with fewer brackets than the depth left
+    # cannot nest too deep. A list that fails it (a batch of many small objects has many
+    # brackets but no depth) is checked item by item the same way; anything else is
+    # walked below to say where.
     try:
         dumped = orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         dumped = b"\\u0000"
-    if b"\\u0000" not in dumped and dumped.count(b"{") + dumped.count(b"[") < MAX_JSON_DEPTH:
+    if b"\\u0000" not in dumped and dumped.count(b"{") + dumped.count(b"[") < MAX_JSON_DEPTH - len(
+        at
+    ):
         return None
-    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    if type(value) is list and len(at) < MAX_JSON_DEPTH:
+        for index, item in enumerate(value):
+            problem = _unstorable(item, (*at, index))
+            if problem is not None:
+                return problem
+        return None
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(at, value)]
     while stack:
         path, item = stack.pop()
         kind = type(item)
