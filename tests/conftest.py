@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sessionhub import Engine, FakeClock, Settings
+from sessionhub import AsyncClient, Engine, FakeClock, Settings
 from sessionhub.api import create_app
 from sessionhub.storage.migrate import upgrade
 from sessionhub.storage.schema import metadata
@@ -185,6 +185,15 @@ async def api(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(engine, run_worker=False, manage_engine=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+async def sessionhub_client(engine: Engine, keys: Keys) -> AsyncIterator[AsyncClient]:
+    """The Python AsyncClient with the app's secret key, on the API in-process over ASGI."""
+    app = create_app(engine, run_worker=False, manage_engine=False)
+    transport = httpx.ASGITransport(app=app)
+    async with AsyncClient("http://testserver", key=keys.secret, transport=transport) as client:
         yield client
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from sessionhub import Engine
+from sessionhub import AsyncClient, Engine
 from sessionhub.adapters.store import HttpStore
 from tests.conftest import Keys
 
@@ -62,13 +61,13 @@ ITEMS: list[Any] = [
 
 @pytest.fixture(params=["in_process", "http"])
 async def session(
-    request: pytest.FixtureRequest, engine: Engine, keys: Keys, api: httpx.AsyncClient
+    request: pytest.FixtureRequest, engine: Engine, keys: Keys, sessionhub_client: AsyncClient
 ) -> AsyncIterator[SessionhubSession]:
     """The adapter on the in-process engine, or on the API over HTTP."""
     if request.param == "in_process":
         yield SessionhubSession.in_process("agent-chat", engine, keys.app_id, user_id="u1")
     else:
-        store = HttpStore("http://testserver", keys.secret, user_id="u1", client=api)
+        store = HttpStore("http://testserver", keys.secret, user_id="u1", client=sessionhub_client)
         yield SessionhubSession("agent-chat", store)
 
 

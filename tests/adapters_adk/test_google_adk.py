@@ -9,7 +9,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from google.adk.agents import LlmAgent
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -22,7 +21,7 @@ from google.adk.sessions import BaseSessionService
 from google.adk.sessions.base_session_service import GetSessionConfig
 from google.genai import types
 
-from sessionhub import Engine
+from sessionhub import AsyncClient, Engine
 from sessionhub.adapters.google_adk import SessionhubSessionService
 from sessionhub.models import MessageIn
 from tests.conftest import Keys
@@ -32,13 +31,15 @@ APP = "shop"
 
 @pytest.fixture(params=["in_process", "http"])
 async def service(
-    request: pytest.FixtureRequest, engine: Engine, keys: Keys, api: httpx.AsyncClient
+    request: pytest.FixtureRequest, engine: Engine, keys: Keys, sessionhub_client: AsyncClient
 ) -> AsyncIterator[SessionhubSessionService]:
     """The service on the in-process engine, or on the API over HTTP."""
     if request.param == "in_process":
         yield SessionhubSessionService.in_process(engine, keys.app_id)
     else:
-        yield SessionhubSessionService.over_http("http://testserver", keys.secret, client=api)
+        yield SessionhubSessionService.over_http(
+            "http://testserver", keys.secret, client=sessionhub_client
+        )
 
 
 def text_event(text: str, author: str = "user", **kwargs: Any) -> Event:

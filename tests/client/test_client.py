@@ -12,13 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 import sessionhub
-from sessionhub import AsyncClient, Client, Engine
-from sessionhub.api import create_app
+from sessionhub import AsyncClient, Client
 from sessionhub.client import Retry
 from sessionhub.client._generate import TARGET, _format, api_routes, generate
 from sessionhub.models import Page, Session
 from sessionhub.models.events import Event
-from tests.conftest import Keys
 from tests.servers import Server, serve
 
 NO_WAIT = Retry(attempts=3, backoff_s=0.001, max_backoff_s=0.01)
@@ -129,15 +127,14 @@ async def test_the_async_client_over_http(server: Server) -> None:
         assert "revoked" == (await client.get_session(session.id)).end_reason
 
 
-async def test_the_async_client_in_process_on_every_backend(engine: Engine, keys: Keys) -> None:
+async def test_the_async_client_in_process_on_every_backend(
+    sessionhub_client: AsyncClient,
+) -> None:
     """Over ASGI to an in-process Engine the client behaves as over TCP (SQLite and PostgreSQL)."""
-    app = create_app(engine, run_worker=False, manage_engine=False)
-    transport = httpx.ASGITransport(app=app)
-    async with AsyncClient("http://testserver", key=keys.secret, transport=transport) as client:
-        session = await client.create_session({"user_id": "u5"})
-        current = await client.current_session("u5")
-        with pytest.raises(sessionhub.NotFound):
-            await client.current_session("nobody")
+    session = await sessionhub_client.create_session({"user_id": "u5"})
+    current = await sessionhub_client.current_session("u5")
+    with pytest.raises(sessionhub.NotFound):
+        await sessionhub_client.current_session("nobody")
     assert session.id == current.id
 
 

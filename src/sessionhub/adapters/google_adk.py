@@ -23,13 +23,12 @@ import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
 
-import httpx
 import orjson
 
+from sessionhub.client import AsyncClient
 from sessionhub.core.session_rows import MAX_METADATA_BYTES, not_found
-from sessionhub.errors import NotFound, error_class_for
+from sessionhub.errors import NotFound
 from sessionhub.models import (
     Message,
     MessageIn,
@@ -214,92 +213,73 @@ def _owner(scope: Scope) -> dict[str, str | None]:
 
 
 class HttpBackend:
-    """A Sessionhub server, through its HTTP API with one of its app's secret keys."""
+    """A Sessionhub server, through the Python client with one of its app's secret keys."""
 
-    def __init__(self, base_url: str, api_key: str, *, client: httpx.AsyncClient | None = None):
-        self.client = client or httpx.AsyncClient(base_url=base_url)
-        self.base = base_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {api_key}"}
-
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = await self.client.request(
-            method, f"{self.base}/v1{path}", headers=self.headers, **kwargs
-        )
-        if response.status_code >= 400:
-            error = response.json().get("error", {})
-            cls = error_class_for(error.get("code", ""), response.status_code)
-            raise cls(error.get("message", response.text), details=error.get("details"))
-        return response
+    def __init__(self, base_url: str, api_key: str, *, client: AsyncClient | None = None):
+        self.client = client or AsyncClient(base_url, key=api_key)
 
     async def create(self, request: SessionCreate) -> tuple[Session, bool]:
         body = request.model_dump(mode="json", exclude_none=True)
-        response = await self._call("POST", "/sessions", json=body)
+        response = await self.client._raw("POST", "/v1/sessions", json=body)
         return Session.model_validate_json(response.content), response.status_code == 201
 
     async def get(self, session_id: str) -> Session | None:
         try:
-            response = await self._call("GET", f"/sessions/{quote(session_id, safe='')}")
+            return await self.client.get_session(session_id)
         except NotFound:
             return None
-        return Session.model_validate_json(response.content)
 
     async def search(self, user_id: str | None, limit: int, cursor: str | None) -> Page[Session]:
-        params: dict[str, Any] = {"kind": "conversation", "limit": limit}
-        if user_id is not None:
-            params["user_id"] = user_id
-        if cursor is not None:
-            params["cursor"] = cursor
-        response = await self._call("GET", "/sessions", params=params)
-        return Page[Session].model_validate_json(response.content)
+        return await self.client.list_sessions(
+            kind="conversation", user_id=user_id, limit=limit, cursor=cursor
+        )
 
     async def delete(self, session_id: str) -> None:
         with contextlib.suppress(NotFound):
-            await self._call("DELETE", f"/sessions/{quote(session_id, safe='')}")
+            await self.client.delete_session(session_id)
 
     async def append(self, session_id: str, messages: list[MessageIn]) -> None:
         # The API creates a missing session on a message; ADK wants an error instead.
         if await self.get(session_id) is None:
             raise not_found(session_id)
         body = {"messages": [message.model_dump() for message in messages]}
-        path = f"/sessions/{quote(session_id, safe='')}/messages/batch"
-        await self._call("POST", path, json=body)
+        await self.client.add_messages(session_id, body)
 
     async def page(self, session_id: str, limit: int, cursor: str | None) -> Messages:
-        params: dict[str, Any] = {"limit": limit}
-        if cursor is not None:
-            params["cursor"] = cursor
-        path = f"/sessions/{quote(session_id, safe='')}/messages"
-        return Messages.model_validate_json((await self._call("GET", path, params=params)).content)
+        return await self.client.list_messages(session_id, limit=limit, cursor=cursor)
 
     async def history(self, session_id: str) -> list[Message]:
         found: list[Message] = []
-        params: dict[str, Any] = {"limit": PAGE, "direction": "forward"}
-        path = f"/sessions/{quote(session_id, safe='')}/messages"
+        cursor: str | None = None
         while True:
-            response = await self._call("GET", path, params=params)
-            page = Messages.model_validate_json(response.content)
+            page = await self.client.list_messages(
+                session_id, limit=PAGE, cursor=cursor, direction="forward"
+            )
             found.extend(page.items)
             if page.next_cursor is None:
                 return found
-            params = {"limit": PAGE, "cursor": page.next_cursor}
-
-    def _state_path(self, scope: Scope) -> str:
-        if scope.name == "session":
-            return f"/sessions/{quote(scope.owner or '', safe='')}/state"
-        if scope.name == "user":
-            return f"/users/{quote(scope.owner or '', safe='')}/state"
-        return "/state"
+            cursor = page.next_cursor
 
     async def state(self, scope: Scope) -> dict[str, Any]:
-        items = (await self._call("GET", self._state_path(scope))).json()["items"]
-        return {item["key"]: item["value"] for item in items}
+        if scope.name == "session":
+            entries = await self.client.list_session_state(scope.owner or "")
+        elif scope.name == "user":
+            entries = await self.client.list_user_state(scope.owner or "")
+        else:
+            entries = await self.client.list_app_state()
+        return {item.key: item.value for item in entries.items}
 
     async def put_state(self, scope: Scope, key: str, value: Any) -> None:
-        path = f"{self._state_path(scope)}/{quote(key, safe='')}"
-        await self._call("PUT", path, json={"value": value})
+        body = {"value": value}
+        if scope.name == "session":
+            await self.client.put_session_state(scope.owner or "", key, body)
+        elif scope.name == "user":
+            await self.client.put_user_state(scope.owner or "", key, body)
+        else:
+            await self.client.put_app_state(key, body)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
 
 # -- the service ----------------------------------------------------------------------------
@@ -318,7 +298,7 @@ class SessionhubSessionService(BaseSessionService):  # type: ignore[misc]
 
     @classmethod
     def over_http(
-        cls, base_url: str, api_key: str, *, client: httpx.AsyncClient | None = None
+        cls, base_url: str, api_key: str, *, client: AsyncClient | None = None
     ) -> SessionhubSessionService:
         """Sessions on a Sessionhub server, with one of its app's secret keys."""
         return cls(HttpBackend(base_url, api_key, client=client))

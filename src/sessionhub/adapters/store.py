@@ -7,13 +7,12 @@ adapter does not care which one it has.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Protocol
+from typing import Protocol
 
-import httpx
-
+from sessionhub.client import AsyncClient
 from sessionhub.core.engine import Engine
-from sessionhub.errors import NotFound, error_class_for
-from sessionhub.models import Message, MessageIn, Messages
+from sessionhub.errors import NotFound
+from sessionhub.models import Message, MessageIn
 
 PAGE = 500
 
@@ -69,7 +68,7 @@ class EngineStore:
 
 
 class HttpStore:
-    """Messages on a Sessionhub server, through its HTTP API with a secret key."""
+    """Messages on a Sessionhub server, through the Python client with a secret key."""
 
     def __init__(
         self,
@@ -77,64 +76,44 @@ class HttpStore:
         api_key: str,
         *,
         user_id: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: AsyncClient | None = None,
     ):
-        self.client = client or httpx.AsyncClient(base_url=base_url)
-        self.headers = {"Authorization": f"Bearer {api_key}"}
-        self.base = base_url.rstrip("/")
+        self.client = client or AsyncClient(base_url, key=api_key)
         self.user_id = user_id
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self.client.request(
-            method, f"{self.base}/v1{path}", headers=self.headers, **kwargs
-        )
-        if response.status_code >= 400:
-            error = response.json().get("error", {})
-            cls = error_class_for(error.get("code", ""), response.status_code)
-            raise cls(error.get("message", response.text), details=error.get("details"))
-        return response.json()
-
     async def append(self, session_id: str, messages: list[MessageIn]) -> None:
-        params = {"user_id": self.user_id} if self.user_id else {}
         for start in range(0, len(messages), 1000):
             body = {"messages": [m.model_dump() for m in messages[start : start + 1000]]}
-            await self._call(
-                "POST", f"/sessions/{session_id}/messages/batch", json=body, params=params
-            )
+            await self.client.add_messages(session_id, body, user_id=self.user_id)
 
     async def last(self, session_id: str, limit: int | None) -> list[Message]:
         if limit is not None and limit <= 0:
             return []
         try:
             if limit is not None and limit <= PAGE:
-                page = await self._call(
-                    "GET", f"/sessions/{session_id}/messages", params={"limit": limit}
-                )
-                return Messages.model_validate(page).items
+                return (await self.client.list_messages(session_id, limit=limit)).items
             found: list[Message] = []
-            params: dict[str, Any] = {"limit": PAGE, "direction": "forward"}
+            cursor: str | None = None
             while True:
-                page = Messages.model_validate(
-                    await self._call("GET", f"/sessions/{session_id}/messages", params=params)
+                page = await self.client.list_messages(
+                    session_id, limit=PAGE, cursor=cursor, direction="forward"
                 )
                 found.extend(page.items)
                 if page.next_cursor is None:
                     return found if limit is None else found[-limit:]
-                params = {"limit": PAGE, "cursor": page.next_cursor}
+                cursor = page.next_cursor
         except NotFound:
             return []
 
     async def pop(self, session_id: str) -> Message | None:
         try:
-            return Message.model_validate(
-                await self._call("DELETE", f"/sessions/{session_id}/messages/last")
-            )
+            return await self.client.pop_message(session_id)
         except NotFound:
             return None
 
     async def clear(self, session_id: str) -> None:
         with contextlib.suppress(NotFound):
-            await self._call("DELETE", f"/sessions/{session_id}/messages")
+            await self.client.clear_messages(session_id)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
