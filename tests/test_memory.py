@@ -45,6 +45,25 @@ async def test_append_to_ended_session_is_refused(engine: Engine, app_id: str) -
         await engine.memory.add(app_id, "c", msg("again"))
 
 
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (MessageIn(role="user", content="a\x00b"), "messages.1.content"),
+        (MessageIn(role="user", content="ok", metadata={"n": 2**70}), "messages.1.metadata"),
+    ],
+    ids=["nul-content", "huge-integer"],
+)
+async def test_an_unstorable_message_refuses_the_batch_and_names_it(
+    engine: Engine, app_id: str, bad: MessageIn, field: str
+) -> None:
+    """What no backend can store is a 422 naming the message and field; nothing is written."""
+    with pytest.raises(InvalidInput) as refused:
+        await engine.memory.append(app_id, "c", [msg("fine"), bad], create=True)
+    assert field == refused.value.details["field"]
+    with pytest.raises(NotFound):
+        await engine.memory.last(app_id, "c", 5)
+
+
 async def test_messages_read_back_in_append_order(engine: Engine, app_id: str) -> None:
     """Single and batched appends read back oldest first in the order they were sent."""
     await engine.memory.add(app_id, "c", msg("one"), create=True)

@@ -46,6 +46,7 @@ from sessionhub.models import (
     SessionInfo,
     StopwordLanguage,
 )
+from sessionhub.models.common import unstorable
 from sessionhub.storage import memory as mq
 from sessionhub.storage.prepared import Row, single_statement
 
@@ -102,6 +103,24 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
+def _check_storable(messages: Sequence[MessageIn]) -> None:
+    """Refuse what no backend can store (NUL, huge integers, deep nesting), naming where.
+
+    MessageIn has no per-model check (a BulkInput): one pass over the whole batch here is
+    cheaper than one per message, and the message that failed is found only then.
+    """
+    if unstorable([[m.content, m.metadata] for m in messages]) is None:
+        return
+    for index, message in enumerate(messages):
+        for field in ("content", "metadata"):
+            problem = unstorable(getattr(message, field))
+            if problem is not None:
+                raise InvalidInput(
+                    f"messages.{index}.{field}: {problem}",
+                    details={"field": f"messages.{index}.{field}"},
+                )
+
+
 def estimate_tokens(content: str) -> int:
     """A tokenizer-free estimate: about four characters per token for English text."""
     return math.ceil(len(content) / 4)
@@ -149,7 +168,8 @@ def _append(
                     "id": row["id"],
                     "client_id": client_id,
                     "role": row["role"],
-                    "content": row["content"],
+                    # The sealed content when encryption at rest is on.
+                    "content": row.get("sealed", row["content"]),
                     "meta": row["metadata"],
                     "chars": row["chars"],
                     "tokens": row["tokens"],
@@ -311,6 +331,7 @@ class Memory:
         """
         if not messages:
             raise InvalidInput("Send at least one message.", details={"field": "messages"})
+        _check_storable(messages)
         settings = await self._engine.apps.settings(app_id)
         ttl_ms = settings.history_ttl_s * 1000 if settings.history_ttl_s is not None else None
         now = self._clock.now_ms()
@@ -332,6 +353,10 @@ class Memory:
                     "created_at": now,
                 }
             )
+        sealer = self._engine.encryption.sealer
+        if sealer is not None:
+            for row in rows:
+                row["sealed"] = sealer.seal_text(row["content"], "messages.content")
         try:
             existing = await self._db.write(_append, app_id, session_id, rows, ttl_ms, now)
         except NotFound:
@@ -343,6 +368,9 @@ class Memory:
                 raise InvalidInput.from_validation(exc) from exc
             await self._engine.sessions.create(app_id, request)
             existing = await self._db.write(_append, app_id, session_id, rows, ttl_ms, now)
+        if sealer is not None:
+            for row in rows:
+                del row["sealed"]
         stored: list[Mapping[Any, Any]] = []
         first: dict[str, Mapping[Any, Any]] = {}
         for row in rows:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
-from sessionhub.models.common import ExternalId, Input, Output, Seconds, ShortText
+from sessionhub.models.common import BulkInput, ExternalId, Input, Output, Seconds, ShortText
 
 Role = Literal["user", "assistant", "system", "tool"]
 StateScope = Literal["session", "user", "app"]
@@ -53,7 +53,9 @@ Price = Annotated[
 # -- messages -------------------------------------------------------------------------------
 
 
-class MessageIn(Input):
+class MessageIn(BulkInput):
+    """One message to append; core.memory checks a batch's storability in one pass."""
+
     role: Role
     content: Annotated[str, StringConstraints(max_length=MAX_CONTENT_CHARS)]
     metadata: dict[str, Any] = Field(default_factory=dict)
