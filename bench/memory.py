@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import orjson
 
-from sessionhub import Engine, Settings
+from sessionhub import AsyncClient, Engine, Settings
 from sessionhub.adapters.store import EngineStore, HttpStore
 from sessionhub.models import MessageIn
 from sessionhub.storage.migrate import upgrade
@@ -151,7 +151,7 @@ async def bench_http(messages: int, reads: int, port: int) -> dict[str, float]:
             base = f"http://127.0.0.1:{port}"
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-                store = HttpStore(base, token, client=client)
+                store = HttpStore(base, token, client=AsyncClient(base, key=token, timeout=30))
 
                 async def add_one(i: int) -> None:
                     body = orjson.dumps({"role": "user", "content": content(i)})

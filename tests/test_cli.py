@@ -238,14 +238,14 @@ def test_keys_revoke_stops_the_key(database_url: str) -> None:
 
 
 def test_keys_rotate_replaces_the_key_at_once(database_url: str) -> None:
-    """`keys rotate` without overlap gives a working new key and stops the old one."""
+    """`keys rotate --overlap 0` gives a working new key and stops the old one."""
     app_id = new_app(database_url)
     old = ok_json(
         sessionhub(
             database_url, "keys", "create", "--kind", "publishable", "--app", app_id, "--json"
         )
     )
-    new = ok_json(sessionhub(database_url, "keys", "rotate", old["id"], "--json"))
+    new = ok_json(sessionhub(database_url, "keys", "rotate", old["id"], "--overlap", "0", "--json"))
     caller = authenticate(database_url, new["token"])
     assert ("publishable", app_id) == (caller.kind, caller.app_id)
     with pytest.raises(Unauthorized):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sessionhub import Engine, FakeClock, Settings
+from sessionhub import Engine, FakeClock, Settings, StorageError
 from sessionhub.api import create_app
 from sessionhub.models import SessionCreate
 from sessionhub.worker import Worker
@@ -53,22 +54,34 @@ async def test_readyz_names_the_reachable_database(api: httpx.AsyncClient, engin
     )
 
 
-async def test_readyz_is_503_when_the_database_does_not_answer() -> None:
-    """With the database unreachable, readiness is 503 storage_unavailable in the error shape."""
+async def test_readyz_is_503_when_the_database_does_not_answer(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the database gone after start, readiness is 503 storage_unavailable in the error shape."""
+
+    async def gone() -> None:
+        raise StorageError("The database is unavailable.")
+
+    monkeypatch.setattr(engine.db, "ping", gone)
+    app = create_app(engine, run_worker=False, manage_engine=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/readyz")
+    assert (503, "storage_unavailable") == (
+        response.status_code,
+        response.json()["error"]["code"],
+    )
+
+
+async def test_an_engine_does_not_start_on_a_database_that_does_not_answer() -> None:
+    """Start fails fast with StorageError (it checks the audit salt and encryption keys)."""
     engine = Engine(
         Settings(database_url="postgresql://postgres@127.0.0.1:1/none", run_worker=False),
         clock=FakeClock(),
     )
-    await engine.start(migrate=False)
     try:
-        app = create_app(engine, run_worker=False, manage_engine=False)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.get("/readyz")
-        assert (503, "storage_unavailable") == (
-            response.status_code,
-            response.json()["error"]["code"],
-        )
+        with pytest.raises(StorageError):
+            await engine.start(migrate=False)
     finally:
         await engine.close()
 

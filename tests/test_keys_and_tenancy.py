@@ -24,6 +24,7 @@ from sessionhub.storage.schema import api_keys
 from tests.conftest import Keys, bearer
 
 PUBLIC: frozenset[str] = frozenset()
+PK = frozenset({"publishable"})
 PK_SK = frozenset({"publishable", "secret"})
 SK = frozenset({"secret"})
 ADMIN = frozenset({"admin"})
@@ -44,6 +45,12 @@ class Ids:
     key: str = "theme"
     sku: str = "sku-1"
     kind: str = "sessions"
+    goal_id: str = "gol_unknown"
+    milestone_id: str = "mst_unknown"
+    blocker_id: str = "blk_unknown"
+    comment_id: str = "cmt_unknown"
+    attachment_id: str = "att_unknown"
+    template_id: str = "tpl_unknown"
 
 
 Body = Callable[[Ids], dict[str, Any]] | None
@@ -62,6 +69,8 @@ class Route:
     # caller's own app), so another app's id is not a 404 there.
     creates_session: bool = False
     params: dict[str, Any] | None = None
+    # Extra request headers (e.g. the acting user of work-session calls).
+    headers: dict[str, str] | None = None
 
 
 def _events(ids: Ids) -> dict[str, Any]:
@@ -105,6 +114,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/keys"): Route(ADMIN),
     ("POST", "/v1/keys/{key_id}/rotate"): Route(ADMIN),
     ("POST", "/v1/keys/{key_id}/revoke"): Route(ADMIN),
+    # audit log and bulk session operations (issue 7)
+    ("GET", "/v1/audit"): Route(SK | ADMIN),
+    ("GET", "/v1/audit/verify"): Route(ADMIN),
+    ("POST", "/v1/sessions/bulk/delete"): Route(
+        SK, lambda ids: {"filter": {"user_id": ids.user_id}, "dry_run": True}
+    ),
+    ("POST", "/v1/sessions/bulk/update"): Route(
+        SK, lambda ids: {"filter": {"user_id": ids.user_id}, "set": {"end": True}, "dry_run": True}
+    ),
     # sessions
     ("POST", "/v1/sessions"): Route(PK_SK, lambda ids: {"device_id": ids.device_id}),
     ("GET", "/v1/sessions"): Route(SK),
@@ -179,6 +197,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/v1/cache"): _other(SK),
     ("POST", "/v1/cache/lookup"): _other(SK, {"prompt": "hi"}),
     ("GET", "/v1/cache/stats"): _other(SK),
+    # browser tracker (issue 8): the script is public; a beacon carries its key in the body
+    ("GET", "/sdk/sessionhub.js"): Route(PUBLIC),
+    ("GET", "/sdk/sessionhub.mjs"): Route(PUBLIC),
+    ("POST", "/v1/beacon"): Route(PK, _events),
+    ("GET", "/v1/tracker/config"): Route(PK),
+    ("POST", "/v1/sessions/{session_id}/identify"): Route(
+        PK_SK, lambda ids: {"user_id": ids.user_id}
+    ),
     # analytics
     ("POST", "/v1/query"): _other(SK, {"metrics": ["sessions"]}),
     ("POST", "/v1/analytics/funnels"): _other(SK, {"steps": [{"page": "/a"}, {"page": "/b"}]}),
@@ -205,6 +231,120 @@ ROUTES: dict[tuple[str, str], Route] = {
     },
     ("GET", "/v1/sessions/{session_id}/engagement"): _other(SK),
     ("GET", "/v1/users/{user_id}/patterns"): _other(SK),
+    # personalization: profiles, segments, recommendations, experiments, federation (issue 10)
+    ("GET", "/v1/profiles"): Route(SK),
+    ("POST", "/v1/profiles/rebuild"): Route(SK, lambda ids: {}),
+    ("GET", "/v1/profiles/{user_id}"): _other(SK),
+    ("PATCH", "/v1/profiles/{user_id}/traits"): Route(SK, lambda ids: {"traits": {"plan": "pro"}}),
+    ("GET", "/v1/profiles/{user_id}/vector"): _other(SK),
+    ("GET", "/v1/devices/{device_id}/profile"): _other(SK),
+    ("GET", "/v1/personalization/settings"): Route(SK),
+    ("PUT", "/v1/personalization/settings"): Route(SK, lambda ids: {"half_life_days": 7}),
+    ("POST", "/v1/segments"): Route(SK, lambda ids: {"key": ids.key, "users": [ids.user_id]}),
+    ("GET", "/v1/segments"): Route(SK),
+    ("GET", "/v1/segments/{key}"): _other(SK),
+    ("DELETE", "/v1/segments/{key}"): _other(SK),
+    ("GET", "/v1/segments/{key}/members"): _other(SK),
+    ("GET", "/v1/segments/{key}/members/{user_id}"): _other(SK),
+    ("GET", "/v1/segments/{key}/count"): _other(SK),
+    ("GET", "/v1/segments/{key}/history"): _other(SK),
+    ("GET", "/v1/recommendations"): Route(SK),
+    ("POST", "/v1/recommendations/rebuild"): Route(SK),
+    ("GET", "/v1/decide"): Route(PK_SK, params={"user_id": "u1"}),
+    ("POST", "/v1/experiments"): Route(
+        SK,
+        lambda ids: {
+            "key": "exp",
+            "variants": [{"key": "a"}, {"key": "b"}],
+            "goal": {"event": "conversion"},
+        },
+    ),
+    ("GET", "/v1/experiments"): Route(SK),
+    ("GET", "/v1/experiments/{key}"): _other(SK),
+    ("PATCH", "/v1/experiments/{key}"): _other(SK, {"coverage": 0.5}),
+    ("GET", "/v1/experiments/{key}/results"): _other(SK),
+    ("GET", "/v1/federation/grants"): Route(SK),
+    ("PUT", "/v1/federation/grants/{app_id}"): _other(SK, {"scopes": ["sessions"]}),
+    ("DELETE", "/v1/federation/grants/{app_id}"): _other(SK),
+    ("GET", "/v1/federation/sessions/{session_id}"): _other(SK),
+    ("GET", "/v1/federation/profiles/{user_id}"): _other(SK),
+    ("POST", "/v1/federation/events"): _other(
+        SK, {"app_id": "app_x", "session_id": "s1", "events": [{"type": "page_view"}]}
+    ),
+    # consent, data subjects and the privacy report (issue 7)
+    ("POST", "/v1/consent"): Route(
+        PK_SK, lambda ids: {"device_id": ids.device_id, "purposes": {"analytics": True}}
+    ),
+    ("GET", "/v1/consent"): Route(SK, params={"device_id": "d1"}),
+    ("GET", "/v1/consent/log"): Route(SK, params={"device_id": "d1"}),
+    ("GET", "/v1/subjects"): Route(SK, params={"user_id": "u1"}),
+    ("GET", "/v1/subjects/export"): Route(SK, params={"user_id": "u1"}),
+    # Erases a user nobody has: the other endpoints keep their data.
+    ("POST", "/v1/subjects/erase"): Route(SK, lambda ids: {"user_id": "nobody"}),
+    ("GET", "/v1/privacy/report"): Route(SK),
+    # work sessions (issue 6): a secret key plus the acting user (u1, the Ids' user)
+    **{
+        (method, f"/v1/work{path}"): Route(
+            SK,
+            (lambda ids, b=body: b) if body is not None else None,  # type: ignore[misc]
+            checks_success=succeeds,
+            params=params,
+            headers={"X-Sessionhub-User": "u1"},
+        )
+        for method, path, body, succeeds, params in (
+            ("POST", "/sessions", {"name": "w"}, True, None),
+            ("GET", "/sessions", None, True, None),
+            ("GET", "/sessions/{session_id}", None, False, None),
+            ("PATCH", "/sessions/{session_id}", {"name": "x"}, False, None),
+            ("DELETE", "/sessions/{session_id}", None, False, None),
+            ("POST", "/sessions/{session_id}/purge", None, False, None),
+            ("POST", "/sessions/{session_id}/transition", {"to": "active"}, False, None),
+            ("GET", "/sessions/{session_id}/members", None, False, None),
+            ("POST", "/sessions/{session_id}/members", {"user_id": "u2"}, False, None),
+            ("PUT", "/sessions/{session_id}/members/{user_id}", {"role": "viewer"}, False, None),
+            ("DELETE", "/sessions/{session_id}/members/{user_id}", None, False, None),
+            ("POST", "/sessions/{session_id}/goals", {"title": "g"}, False, None),
+            ("GET", "/sessions/{session_id}/goals", None, False, None),
+            ("PATCH", "/sessions/{session_id}/goals/{goal_id}", {"title": "g"}, False, None),
+            ("DELETE", "/sessions/{session_id}/goals/{goal_id}", None, False, None),
+            ("POST", "/sessions/{session_id}/milestones", {"name": "m"}, False, None),
+            ("GET", "/sessions/{session_id}/milestones", None, False, None),
+            ("PATCH", "/sessions/{session_id}/milestones/{milestone_id}", {}, False, None),
+            ("DELETE", "/sessions/{session_id}/milestones/{milestone_id}", None, False, None),
+            ("POST", "/sessions/{session_id}/blockers", {"description": "b"}, False, None),
+            ("GET", "/sessions/{session_id}/blockers", None, False, None),
+            ("POST", "/sessions/{session_id}/blockers/{blocker_id}/resolve", {}, False, None),
+            ("GET", "/sessions/{session_id}/progress", None, False, None),
+            ("POST", "/sessions/{session_id}/comments", {"body": "c"}, False, None),
+            ("GET", "/sessions/{session_id}/comments", None, False, None),
+            ("PATCH", "/sessions/{session_id}/comments/{comment_id}", {"body": "c"}, False, None),
+            ("DELETE", "/sessions/{session_id}/comments/{comment_id}", None, False, None),
+            ("POST", "/sessions/{session_id}/attachments", None, False, {"name": "a.txt"}),
+            ("POST", "/sessions/{session_id}/links", {"url": "https://a.example"}, False, None),
+            ("GET", "/sessions/{session_id}/attachments", None, False, None),
+            (
+                "GET",
+                "/sessions/{session_id}/attachments/{attachment_id}/content",
+                None,
+                False,
+                None,
+            ),
+            ("DELETE", "/sessions/{session_id}/attachments/{attachment_id}", None, False, None),
+            ("GET", "/sessions/{session_id}/live", None, False, {"max_s": 0}),
+            ("GET", "/users/{user_id}/live", None, True, {"max_s": 0}),
+            ("GET", "/users/{user_id}/mentions", None, True, None),
+            ("POST", "/users/{user_id}/mentions/read", None, True, None),
+            ("GET", "/users/{user_id}/suggestions", None, True, None),
+            ("GET", "/users/{user_id}/analytics", None, True, None),
+            ("GET", "/users/{user_id}/learning", None, True, None),
+            ("GET", "/analytics", None, True, None),
+            ("GET", "/templates", None, True, None),
+            ("POST", "/templates", {"spec": {"name": "t"}}, True, None),
+            ("GET", "/templates/{template_id}", None, False, None),
+            ("PUT", "/templates/{template_id}", {"name": "t"}, False, None),
+            ("GET", "/templates/{template_id}/versions", None, False, None),
+        )
+    },
 }
 
 PARAM = re.compile(r"{([a-z_]+)}")
@@ -318,7 +458,7 @@ async def test_each_key_kind_reaches_exactly_the_endpoints_its_scope_allows(
                 fill(template, ids),
                 json=body,
                 params=route.params,
-                headers=bearer(tokens[kind]),
+                headers={**bearer(tokens[kind]), **(route.headers or {})},
             )
             allowed = not route.scope or kind in route.scope
             if allowed and route.checks_success and response.status_code >= 400:
@@ -425,12 +565,14 @@ async def test_a_rotated_key_works_through_its_overlap_and_then_stops(
 async def test_a_rotated_key_without_overlap_stops_at_once(
     client: httpx.AsyncClient, keys: Keys
 ) -> None:
-    """Rotation with no overlap revokes the old key in the same call."""
+    """Rotation with overlap_s 0 revokes the old key in the same call."""
     listed = await client.get(
         "/v1/keys", params={"app_id": keys.app_id}, headers=bearer(keys.admin)
     )
     publishable = next(k for k in listed.json() if k["kind"] == "publishable")
-    rotated = await client.post(f"/v1/keys/{publishable['id']}/rotate", headers=bearer(keys.admin))
+    rotated = await client.post(
+        f"/v1/keys/{publishable['id']}/rotate", json={"overlap_s": 0}, headers=bearer(keys.admin)
+    )
     old = await client.post("/v1/sessions", json={}, headers=bearer(keys.publishable))
     new = await client.post("/v1/sessions", json={}, headers=bearer(rotated.json()["token"]))
     assert (401, 201) == (old.status_code, new.status_code)
@@ -468,7 +610,11 @@ async def test_another_apps_keys_find_nothing_of_this_app(
             body = route.body(ids) if route.body else None
             path = fill(template, ids)
             response = await client.request(
-                method, path, json=body, params=route.params, headers=bearer(token)
+                method,
+                path,
+                json=body,
+                params=route.params,
+                headers={**bearer(token), **(route.headers or {})},
             )
             expect_404 = "{session_id}" in template and not route.creates_session
             if expect_404 and 404 != response.status_code:
@@ -561,10 +707,19 @@ async def test_publishable_keys_are_held_to_the_allowed_origins(
 
 
 async def test_secret_keys_are_not_held_to_origins(client: httpx.AsyncClient, keys: Keys) -> None:
-    """Allowed origins restrict browser (publishable) keys only; a server's secret key works from anywhere."""
+    """Allowed origins restrict publishable keys only: a secret key let into browsers works from any origin.
+
+    (Without allow_secret_keys_from_browsers a secret key is refused from every origin:
+    tests/security/test_origins.py.)
+    """
     await client.patch(
         f"/v1/apps/{keys.app_id}",
-        json={"settings": {"allowed_origins": ["https://shop.example"]}},
+        json={
+            "settings": {
+                "allowed_origins": ["https://shop.example"],
+                "allow_secret_keys_from_browsers": True,
+            }
+        },
         headers=bearer(keys.admin),
     )
     response = await client.post(

@@ -13,10 +13,13 @@ from sqlalchemy import Connection, insert, select
 from sessionhub import Conflict, Engine, FakeClock, InvalidInput, Settings, StorageError
 from sessionhub.storage import Database
 from sessionhub.storage.schema import leases, metadata
+from sessionhub.storage.schema_work import include_object
 
 
 def _schema_diff(conn: Connection) -> list[Any]:
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        conn, opts={"compare_type": True, "include_object": include_object}
+    )
     return list(compare_metadata(context, metadata))
 
 

@@ -1,16 +1,18 @@
 """Sessionhub: a self-hosted session engine.
 
 ``Engine`` is the whole product in-process; ``sessionhub.api.create_app`` serves it over
-HTTP. Every error is a ``SessionhubError`` with an HTTP status and a code.
+HTTP; ``Client`` and ``AsyncClient`` call a server from Python. Every error is a ``SessionhubError`` with an HTTP status and a code.
 """
 
 from sessionhub._version import __version__
+from sessionhub.client import AsyncClient, Client
 from sessionhub.clock import FakeClock, SystemClock
 from sessionhub.config import Settings
 from sessionhub.core.engine import Engine
 from sessionhub.errors import (
     BadRequest,
     Conflict,
+    ConsentRequired,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -24,8 +26,11 @@ from sessionhub.errors import (
 )
 
 __all__ = [
+    "AsyncClient",
     "BadRequest",
+    "Client",
     "Conflict",
+    "ConsentRequired",
     "Engine",
     "FakeClock",
     "Forbidden",

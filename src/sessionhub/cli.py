@@ -367,7 +367,7 @@ def apps_create(
         "session_limit_behaviour": limit_behaviour,
     }
     settings = _validated(AppSettings, {k: v for k, v in values.items() if v is not None})
-    emit_one(_run(lambda engine: engine.apps.create(name, settings)), as_json)
+    emit_one(_run(lambda engine: engine.apps.create(name, settings, actor="cli")), as_json)
 
 
 @apps_cli.command("list")
@@ -403,7 +403,7 @@ def keys_create(
         fail("admin keys belong to no app: leave out --app", 2)
     if kind != "admin" and app is None:
         fail(f"a {kind} key belongs to an app: give --app", 2)
-    emit_one(_run(lambda engine: engine.keys.issue(kind, app, name)), as_json)
+    emit_one(_run(lambda engine: engine.keys.issue(kind, app, name, actor="cli")), as_json)
 
 
 @keys_cli.command("list")
@@ -420,12 +420,15 @@ def keys_list(
 def keys_rotate(
     key_id: str = typer.Argument(..., help="The id of the key to replace (key_…)."),
     overlap: int = typer.Option(
-        0, min=0, max=30 * 86400, help="Seconds the old key keeps working (default 0: stops now)."
+        86400,
+        min=0,
+        max=30 * 86400,
+        help="Seconds the old key keeps working (default 86400, a day; 0: stops now).",
     ),
     as_json: bool = AsJson,
 ) -> None:
     """Issue a replacement key of the same kind and app; print its token once."""
-    emit_one(_run(lambda engine: engine.keys.rotate(key_id, overlap)), as_json)
+    emit_one(_run(lambda engine: engine.keys.rotate(key_id, overlap, actor="cli")), as_json)
 
 
 @keys_cli.command("revoke")
@@ -433,7 +436,7 @@ def keys_revoke(
     key_id: str = typer.Argument(..., help="The id of the key (key_…)."), as_json: bool = AsJson
 ) -> None:
     """Stop a key working at once."""
-    emit_one(_run(lambda engine: engine.keys.revoke(key_id)), as_json)
+    emit_one(_run(lambda engine: engine.keys.revoke(key_id, actor="cli")), as_json)
 
 
 # -- sessions -----------------------------------------------------------------------------
@@ -719,6 +722,36 @@ def _number(value: Any) -> str:
     if value is None:
         return "-"
     return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+# Commands of later capabilities live in modules of their own.
+from sessionhub.cli_privacy import privacy_cli, subjects_cli  # noqa: E402
+
+cli.add_typer(subjects_cli, name="subjects")
+cli.add_typer(privacy_cli, name="privacy")
+
+from sessionhub.cli_admin import (  # noqa: E402
+    audit_cli,
+    backup_command,
+    bulk_cli,
+    encryption_cli,
+    restore_command,
+)
+
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(bulk_cli, name="bulk")
+cli.add_typer(encryption_cli, name="encryption")
+cli.command("backup")(backup_command)
+cli.command("restore")(restore_command)
+
+from sessionhub.cli_demo import demo_command  # noqa: E402
+
+cli.command("demo")(demo_command)
+
+from sessionhub.cli_personalization import profiles_cli, recommend_cli  # noqa: E402
+
+cli.add_typer(recommend_cli, name="recommend")
+cli.add_typer(profiles_cli, name="profiles")
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ class Settings:
         "Database URL: sqlite:///path/file.db or postgresql://user@host/db (default: SQLite in data_dir).",
     )
     redis_url: str = _setting("", "Redis URL for shared rate limits and live fan-out (optional).")
+    rate_limits: bool = _setting(
+        True, "Enforce rate limits (per key, client IP and session; limits are app settings)."
+    )
     host: str = _setting("127.0.0.1", "Address the HTTP server listens on.")
     port: int = _setting(8000, "Port the HTTP server listens on.")
     run_worker: bool = _setting(True, "Run the background worker inside `serve`.")
@@ -55,6 +58,26 @@ class Settings:
     )
     geoip_mmdb: str = _setting(
         "", "Path to a MaxMind-format .mmdb file for region and city (needs the geoip extra)."
+    )
+    work_attachment_max_bytes: int = _setting(
+        1_048_576,
+        "Largest work-session attachment, in bytes (uploads are also held to max_body_bytes).",
+    )
+    work_attachment_types: str = _setting(
+        "image/png,image/jpeg,image/gif,image/webp,application/pdf,application/zip,text/plain,text/markdown,text/csv,application/json",
+        "Comma-separated content types a work-session attachment may have.",
+    )
+    audit_salt: str = _setting(
+        "",
+        "Salt of the hashed subject ids in the audit log (default: a random salt kept in the database).",
+    )
+    encryption_key: str = _setting(
+        "",
+        "Key for encryption at rest of message content, state values and event properties: `sessionhub encryption keygen` makes one (empty: off).",
+    )
+    encryption_old_keys: str = _setting(
+        "",
+        "Comma-separated earlier encryption keys, still read while the worker re-encrypts their rows.",
     )
 
     @property

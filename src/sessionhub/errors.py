@@ -5,6 +5,7 @@
     ├── BadRequest                  400 bad_request
     ├── Unauthorized                401 unauthorized
     ├── Forbidden                   403 forbidden
+    │   └── ConsentRequired         403 consent_required
     ├── NotFound                    404 not_found
     ├── Conflict                    409 conflict
     │   ├── SessionEnded            409 session_ended
@@ -79,6 +80,12 @@ class Unauthorized(SessionhubError):
 class Forbidden(SessionhubError):
     status = 403
     code = "forbidden"
+
+
+class ConsentRequired(Forbidden):
+    """The subject has not consented (or withdrew consent) to what the request needs."""
+
+    code = "consent_required"
 
 
 class NotFound(SessionhubError):

@@ -16,19 +16,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessionhub import metrics
 from sessionhub._version import __version__
-from sessionhub.api import errors
+from sessionhub.api import errors, ratelimit
 from sessionhub.api.responses import ADMIN_ERRORS, APP_ERRORS, json_response
 from sessionhub.api.routers import (
     admin,
     analytics,
+    audit,
+    bulk,
     events,
+    experiments,
+    federation,
     health,
     memory,
+    personalization,
+    privacy,
+    sdk,
     sessions,
     state,
     transfer,
+    work,
+    work_insights,
+    work_plan,
+    work_talk,
 )
 from sessionhub.core.engine import Engine
+from sessionhub.dashboard import create_dashboard
 from sessionhub.errors import PayloadTooLarge
 from sessionhub.worker import Worker
 
@@ -88,7 +100,8 @@ class _TooLarge(Exception):
 
 def _too_large(limit: int) -> Response:
     error = PayloadTooLarge(
-        f"The request body is larger than {limit} bytes.", details={"limit": limit}
+        f"The request body is larger than {limit} bytes.",
+        details={"field": "body", "limit": limit},
     )
     return json_response(error.to_dict(), status=413)
 
@@ -167,11 +180,32 @@ def create_app(
     )
     app.state.engine = engine
     errors.install(app)
+    ratelimit.install(app)
     # Routes are matched in order, one by one: the session lifecycle (the hot paths) first.
-    for router in (sessions, events, transfer, memory, state, analytics):
+    for router in (
+        sessions,
+        bulk,
+        events,
+        transfer,
+        memory,
+        state,
+        analytics,
+        privacy,
+        work,
+        work_plan,
+        work_talk,
+        work_insights,
+        personalization,
+        experiments,
+        federation,
+    ):
         app.include_router(router.router, responses=APP_ERRORS)
     app.include_router(admin.router, responses=ADMIN_ERRORS)
+    app.include_router(audit.router, responses=ADMIN_ERRORS)
     app.include_router(health.router)
+    app.include_router(sdk.router)  # its routes declare their own responses
+    # The dashboard is an app of its own: HTML errors, cookie sign-in, not in the OpenAPI.
+    app.mount("/dashboard", create_dashboard(engine))
     app.add_middleware(
         BodyLimit,
         max_bytes=engine.settings.max_body_bytes,
@@ -184,6 +218,8 @@ def create_app(
         allow_origins=["*"],
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["authorization", "content-type"],
+        # A page's script may read when to retry after a 429.
+        expose_headers=["retry-after", "ratelimit", "ratelimit-policy"],
         max_age=600,
     )
     app.add_middleware(RequestMetrics)

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
+from sessionhub.api.ratelimit import check_origin, enforce
 from sessionhub.core.apps import Caller
 from sessionhub.core.engine import Engine
 from sessionhub.errors import Forbidden, Unauthorized
@@ -41,20 +42,21 @@ class KeyAuth(HTTPBearer):
         scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+        return await self.authorize(request, token)
+
+    async def authorize(self, request: Request, token: str) -> Caller:
+        """The caller of ``token`` (from wherever the request carries it), held to the rules."""
         engine = get_engine(request)
         caller = await engine.keys.authenticate(token)
         if caller.kind not in self.kinds:
             raise Forbidden(self.refusal)
-        if caller.kind == "publishable":
-            origin = request.headers.get("origin")
-            if origin:
-                assert caller.app_id is not None
-                allowed = (await engine.apps.settings(caller.app_id)).allowed_origins
-                if allowed and "*" not in allowed and origin not in allowed:
-                    raise Forbidden(
-                        f"Origin {origin!r} is not among the app's allowed origins.",
-                        details={"origin": origin},
-                    )
+        settings = await engine.apps.settings(caller.app_id) if caller.app_id else None
+        if settings is not None:
+            check_origin(request, caller, settings)
+        if engine.rate_limits.enabled:
+            await enforce(request, engine, caller, settings)
+        # For the 404 handler, which counts unknown-session lookups per key and client IP.
+        request.state.caller = caller
         return caller
 
 

@@ -45,6 +45,7 @@ _ERROR_DESCRIPTIONS = {
     409: "The request conflicts with the current state (e.g. session_ended, session_limit_reached).",
     413: "The body, or a part of it such as metadata, is over its size limit.",
     422: "A field is missing, unknown, of the wrong type or out of range; details name it.",
+    429: "Too many requests: see Retry-After and the RateLimit and RateLimit-Policy headers.",
 }
 
 
@@ -57,5 +58,5 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # The errors each group of endpoints can answer with (every one takes a key).
-ADMIN_ERRORS = error_responses(400, 401, 403, 404, 413, 422)
-APP_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422)
+ADMIN_ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429)
+APP_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429)

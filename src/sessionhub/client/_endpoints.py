@@ -77,12 +77,86 @@ from sessionhub.models.events import (
     IngestResult,
     SessionEventBatch,
 )
+from sessionhub.models.personalization import (
+    Decision,
+    Experiment,
+    ExperimentIn,
+    ExperimentPatch,
+    FederatedEventsIn,
+    FederatedSession,
+    Grant,
+    GrantIn,
+    Grants,
+    Membership,
+    PersonalizationSettings,
+    Profile,
+    Rebuild,
+    Rebuilt,
+    Recommendations,
+    Results,
+    Segment,
+    SegmentCount,
+    SegmentHistory,
+    SegmentIn,
+    TraitsPatch,
+    Vector,
+)
+from sessionhub.models.privacy import (
+    ConsentIn,
+    ConsentLogEntry,
+    ConsentState,
+    Erasure,
+    PrivacyReport,
+    SubjectIn,
+    SubjectSummary,
+)
+from sessionhub.models.tracker import SessionIdentify, TrackerConfig
+from sessionhub.models.work import (
+    Attachment,
+    Attachments,
+    Blocker,
+    BlockerCreate,
+    BlockerResolve,
+    Blockers,
+    Comment,
+    CommentCreate,
+    CommentUpdate,
+    Goal,
+    GoalCreate,
+    Goals,
+    GoalUpdate,
+    Learning,
+    LinkCreate,
+    MemberAdd,
+    MemberRole,
+    Members,
+    Mention,
+    MentionsRead,
+    Milestone,
+    MilestoneCreate,
+    Milestones,
+    MilestoneUpdate,
+    Progress,
+    Suggestions,
+    Template,
+    TemplateCreate,
+    TemplateSpec,
+    Transition,
+    WorkAnalytics,
+    WorkCreate,
+    WorkSession,
+    WorkUpdate,
+)
 
 _LIST_DAILYSTATS = TypeAdapter(list[DailyStats])
 _LIST_PATTERNCOUNT = TypeAdapter(list[PatternCount])
 _LIST_APP = TypeAdapter(list[App])
+_LIST_EXPERIMENT = TypeAdapter(list[Experiment])
 _LIST_KEY = TypeAdapter(list[Key])
+_DICT_STR_INT = TypeAdapter(dict[str, int])
+_LIST_SEGMENT = TypeAdapter(list[Segment])
 _LIST_SHARE = TypeAdapter(list[Share])
+_LIST_TEMPLATE = TypeAdapter(list[Template])
 
 
 class AsyncEndpoints(AsyncTransport):
@@ -99,6 +173,14 @@ class AsyncEndpoints(AsyncTransport):
     async def readyz(self) -> Any:
         """GET /readyz: The process can reach its storage."""
         return await self._call("GET", "/readyz", parse=_json)
+
+    async def tracker_script(self) -> Response:
+        """GET /sdk/sessionhub.js: The browser tracker, a classic script: `<script defer src=… data-key="pk_…">`."""
+        return await self._raw("GET", "/sdk/sessionhub.js")
+
+    async def tracker_module(self) -> Response:
+        """GET /sdk/sessionhub.mjs: The browser tracker as an ES module: `import * as sessionhub from …; sessionhub.init({…})`."""
+        return await self._raw("GET", "/sdk/sessionhub.mjs")
 
     async def active_now(self) -> ActiveNow:
         """GET /v1/analytics/active: Sessions active in the last 5 minutes, and the pages they are on."""
@@ -368,6 +450,12 @@ class AsyncEndpoints(AsyncTransport):
         """GET /v1/audit/verify: Recompute the hash chain; ``broken_seq`` names the first entry that breaks it."""
         return await self._call("GET", "/v1/audit/verify", parse=AuditCheck.model_validate_json)
 
+    async def beacon(self, content: bytes, *, content_type: str = "application/json") -> Response:
+        """POST /v1/beacon: Store a batch sent by `navigator.sendBeacon` as a page goes away (publishable keys)."""
+        return await self._raw(
+            "POST", "/v1/beacon", headers={"content-type": content_type}, content=content
+        )
+
     async def clear_app_cache(self) -> Any:
         """DELETE /v1/cache: clear app cache."""
         return await self._call("DELETE", "/v1/cache", parse=_json)
@@ -386,6 +474,68 @@ class AsyncEndpoints(AsyncTransport):
         """GET /v1/cache/stats: app cache stats."""
         return await self._call("GET", "/v1/cache/stats", parse=CacheStats.model_validate_json)
 
+    async def get_consent(
+        self, *, device_id: str | None = None, user_id: str | None = None
+    ) -> ConsentState:
+        """GET /v1/consent: A device's and/or user's consent records and what applies to them now."""
+        return await self._call(
+            "GET",
+            "/v1/consent",
+            params={"device_id": device_id, "user_id": user_id},
+            parse=ConsentState.model_validate_json,
+        )
+
+    async def set_consent(self, body: ConsentIn | Mapping[str, Any]) -> ConsentState:
+        """POST /v1/consent: Grant or withdraw consent per purpose for a device (publishable or secret key) or a."""
+        return await self._call(
+            "POST", "/v1/consent", json=body, parse=ConsentState.model_validate_json
+        )
+
+    async def consent_log(
+        self,
+        *,
+        device_id: str | None = None,
+        user_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[ConsentLogEntry]:
+        """GET /v1/consent/log: Every consent change of a device and/or user, oldest first: what, when, who and how."""
+        return await self._call(
+            "GET",
+            "/v1/consent/log",
+            params={"device_id": device_id, "user_id": user_id, "limit": limit, "cursor": cursor},
+            parse=Page[ConsentLogEntry].model_validate_json,
+        )
+
+    async def decide(
+        self,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        session_id: str | None = None,
+        attributes: str | None = None,
+        track: bool | None = None,
+    ) -> Decision:
+        """GET /v1/decide: The variant of each running experiment for this unit, and their feature values, in one call."""
+        return await self._call(
+            "GET",
+            "/v1/decide",
+            params={
+                "user_id": user_id,
+                "device_id": device_id,
+                "session_id": session_id,
+                "attributes": attributes,
+                "track": track,
+            },
+            parse=Decision.model_validate_json,
+        )
+
+    async def get_device_profile(self, device_id: str) -> Profile:
+        """GET /v1/devices/{device_id}/profile: An anonymous device's profile (until the device is identified)."""
+        return await self._call(
+            "GET", f"/v1/devices/{_path(device_id)}/profile", parse=Profile.model_validate_json
+        )
+
     async def device_sessions(
         self, device_id: str, *, limit: int | None = None, cursor: str | None = None
     ) -> Page[Session]:
@@ -403,6 +553,39 @@ class AsyncEndpoints(AsyncTransport):
             "POST", "/v1/events", json=body, parse=IngestResult.model_validate_json
         )
 
+    async def list_experiments(self) -> list[Experiment]:
+        """GET /v1/experiments: list experiments."""
+        return await self._call("GET", "/v1/experiments", parse=_LIST_EXPERIMENT.validate_json)
+
+    async def create_experiment(self, body: ExperimentIn | Mapping[str, Any]) -> Experiment:
+        """POST /v1/experiments: Define an experiment: variants and weights, unit, targeting, coverage, namespace, goal."""
+        return await self._call(
+            "POST", "/v1/experiments", json=body, parse=Experiment.model_validate_json
+        )
+
+    async def get_experiment(self, key: str) -> Experiment:
+        """GET /v1/experiments/{key}: get experiment."""
+        return await self._call(
+            "GET", f"/v1/experiments/{_path(key)}", parse=Experiment.model_validate_json
+        )
+
+    async def update_experiment(
+        self, key: str, body: ExperimentPatch | Mapping[str, Any]
+    ) -> Experiment:
+        """PATCH /v1/experiments/{key}: Start, stop, rename, or change coverage or weights (assigned units keep their variant)."""
+        return await self._call(
+            "PATCH",
+            f"/v1/experiments/{_path(key)}",
+            json=body,
+            parse=Experiment.model_validate_json,
+        )
+
+    async def experiment_results(self, key: str) -> Results:
+        """GET /v1/experiments/{key}/results: Per variant: units, rate or mean with 95% interval, z/Welch p-value, chance to beat."""
+        return await self._call(
+            "GET", f"/v1/experiments/{_path(key)}/results", parse=Results.model_validate_json
+        )
+
     async def export_records(
         self,
         kind: str,
@@ -416,16 +599,65 @@ class AsyncEndpoints(AsyncTransport):
             "GET", f"/v1/export/{_path(kind)}", params={"from": start, "to": end, "format": format}
         )
 
+    async def federated_events(self, body: FederatedEventsIn | Mapping[str, Any]) -> IngestResult:
+        """POST /v1/federation/events: Record events into another app's session (``write_events`` grant), tagged ``source_app``."""
+        return await self._call(
+            "POST", "/v1/federation/events", json=body, parse=IngestResult.model_validate_json
+        )
+
+    async def list_grants(self) -> Grants:
+        """GET /v1/federation/grants: Grants this app gave and received."""
+        return await self._call("GET", "/v1/federation/grants", parse=Grants.model_validate_json)
+
+    async def delete_grant(self, app_id: str) -> None:
+        """DELETE /v1/federation/grants/{app_id}: Withdraw the grant to app ``app_id``."""
+        return await self._call("DELETE", f"/v1/federation/grants/{_path(app_id)}", parse=_none)
+
+    async def put_grant(self, app_id: str, body: GrantIn | Mapping[str, Any]) -> Grant:
+        """PUT /v1/federation/grants/{app_id}: Grant app ``app_id`` access to this app's sessions, events, profiles or event writes."""
+        return await self._call(
+            "PUT",
+            f"/v1/federation/grants/{_path(app_id)}",
+            json=body,
+            parse=Grant.model_validate_json,
+        )
+
+    async def federated_profile(self, user_id: str, *, app_id: str | None = None) -> Profile:
+        """GET /v1/federation/profiles/{user_id}: A user's profile in an app that granted ``profile`` to this one."""
+        return await self._call(
+            "GET",
+            f"/v1/federation/profiles/{_path(user_id)}",
+            params={"app_id": app_id},
+            parse=Profile.model_validate_json,
+        )
+
+    async def federated_session(
+        self, session_id: str, *, app_id: str | None = None
+    ) -> FederatedSession:
+        """GET /v1/federation/sessions/{session_id}: A session of an app that granted ``sessions`` to this one (events, profile if granted)."""
+        return await self._call(
+            "GET",
+            f"/v1/federation/sessions/{_path(session_id)}",
+            params={"app_id": app_id},
+            parse=FederatedSession.model_validate_json,
+        )
+
     async def identify_device(self, body: Identify | Mapping[str, Any]) -> Identified:
         """POST /v1/identify: Link a device to a user (cross-device history); optionally rotate the login session's id."""
         return await self._call(
             "POST", "/v1/identify", json=body, parse=Identified.model_validate_json
         )
 
-    async def import_records(self, content: bytes) -> ImportResult:
+    async def import_records(
+        self, content: bytes, *, content_type: str = "application/x-ndjson"
+    ) -> ImportResult:
         """POST /v1/import: Load JSONL session and event records (sessions before their events); twice changes nothing."""
         return await self._call(
-            "POST", "/v1/import", content=content, parse=ImportResult.model_validate_json
+            "POST",
+            "/v1/import",
+            headers={"content-type": content_type},
+            content=content,
+            parse=ImportResult.model_validate_json,
         )
 
     async def list_keys(
@@ -460,10 +692,165 @@ class AsyncEndpoints(AsyncTransport):
             parse=IssuedKey.model_validate_json,
         )
 
+    async def get_settings(self) -> PersonalizationSettings:
+        """GET /v1/personalization/settings: How the app's profiles, vectors and recommendations are computed."""
+        return await self._call(
+            "GET", "/v1/personalization/settings", parse=PersonalizationSettings.model_validate_json
+        )
+
+    async def put_settings(
+        self, body: PersonalizationSettings | Mapping[str, Any]
+    ) -> PersonalizationSettings:
+        """PUT /v1/personalization/settings: Replace the settings; rebuild profiles to apply them to past events."""
+        return await self._call(
+            "PUT",
+            "/v1/personalization/settings",
+            json=body,
+            parse=PersonalizationSettings.model_validate_json,
+        )
+
+    async def privacy_report(self) -> PrivacyReport:
+        """GET /v1/privacy/report: Subjects, consent rates by purpose, requests served and their durations, retention."""
+        return await self._call(
+            "GET", "/v1/privacy/report", parse=PrivacyReport.model_validate_json
+        )
+
+    async def list_profiles(
+        self,
+        *,
+        kind: Literal["user", "device"] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Profile]:
+        """GET /v1/profiles: User (or anonymous device) profiles, by id."""
+        return await self._call(
+            "GET",
+            "/v1/profiles",
+            params={"kind": kind, "limit": limit, "cursor": cursor},
+            parse=Page[Profile].model_validate_json,
+        )
+
+    async def rebuild_profiles(self, body: Rebuild | Mapping[str, Any]) -> Rebuilt:
+        """POST /v1/profiles/rebuild: Recompute profiles (one user's, or all) from raw events, keeping the traits set."""
+        return await self._call(
+            "POST", "/v1/profiles/rebuild", json=body, parse=Rebuilt.model_validate_json
+        )
+
+    async def get_profile(self, user_id: str) -> Profile:
+        """GET /v1/profiles/{user_id}: A user's profile: activity, traits, computed traits, scores, lifecycle, affinities."""
+        return await self._call(
+            "GET", f"/v1/profiles/{_path(user_id)}", parse=Profile.model_validate_json
+        )
+
+    async def set_traits(self, user_id: str, body: TraitsPatch | Mapping[str, Any]) -> Profile:
+        """PATCH /v1/profiles/{user_id}/traits: Merge-patch the user's traits (null removes one); 403 without personalization consent."""
+        return await self._call(
+            "PATCH",
+            f"/v1/profiles/{_path(user_id)}/traits",
+            json=body,
+            parse=Profile.model_validate_json,
+        )
+
+    async def get_vector(self, user_id: str, *, half_life_days: float | None = None) -> Vector:
+        """GET /v1/profiles/{user_id}/vector: The user's affinity vector, normalised; another half-life recomputes from raw events."""
+        return await self._call(
+            "GET",
+            f"/v1/profiles/{_path(user_id)}/vector",
+            params={"half_life_days": half_life_days},
+            parse=Vector.model_validate_json,
+        )
+
     async def query(self, body: QueryIn | Mapping[str, Any]) -> QueryResult:
         """POST /v1/query: Metrics by dimensions over filtered sessions, in a date range, optionally compared."""
         return await self._call(
             "POST", "/v1/query", json=body, parse=QueryResult.model_validate_json
+        )
+
+    async def recommendations(
+        self,
+        *,
+        strategy: Literal["popular", "similar", "personalized", "session"] | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        item_id: str | None = None,
+        k: int | None = None,
+        category: str | None = None,
+        exclude_seen: bool | None = None,
+    ) -> Recommendations:
+        """GET /v1/recommendations: Items for a user, a session or an item (or the popular ones), each with its reasons."""
+        return await self._call(
+            "GET",
+            "/v1/recommendations",
+            params={
+                "strategy": strategy,
+                "user_id": user_id,
+                "session_id": session_id,
+                "item_id": item_id,
+                "k": k,
+                "category": category,
+                "exclude_seen": exclude_seen,
+            },
+            parse=Recommendations.model_validate_json,
+        )
+
+    async def rebuild_recommendations(self) -> dict[str, int]:
+        """POST /v1/recommendations/rebuild: Rebuild the item model now (it is otherwise rebuilt every few minutes)."""
+        return await self._call(
+            "POST", "/v1/recommendations/rebuild", parse=_DICT_STR_INT.validate_json
+        )
+
+    async def list_segments(self) -> list[Segment]:
+        """GET /v1/segments: The app's segments."""
+        return await self._call("GET", "/v1/segments", parse=_LIST_SEGMENT.validate_json)
+
+    async def put_segment(self, body: SegmentIn | Mapping[str, Any]) -> Segment:
+        """POST /v1/segments: Create or replace a segment: a rule tree, or a static list of users."""
+        return await self._call(
+            "POST", "/v1/segments", json=body, parse=Segment.model_validate_json
+        )
+
+    async def delete_segment(self, key: str) -> None:
+        """DELETE /v1/segments/{key}: delete segment."""
+        return await self._call("DELETE", f"/v1/segments/{_path(key)}", parse=_none)
+
+    async def get_segment(self, key: str) -> Segment:
+        """GET /v1/segments/{key}: get segment."""
+        return await self._call(
+            "GET", f"/v1/segments/{_path(key)}", parse=Segment.model_validate_json
+        )
+
+    async def segment_count(self, key: str) -> SegmentCount:
+        """GET /v1/segments/{key}/count: segment count."""
+        return await self._call(
+            "GET", f"/v1/segments/{_path(key)}/count", parse=SegmentCount.model_validate_json
+        )
+
+    async def segment_history(self, key: str, *, days: int | None = None) -> SegmentHistory:
+        """GET /v1/segments/{key}/history: The segment's size per day, as the worker recorded it."""
+        return await self._call(
+            "GET",
+            f"/v1/segments/{_path(key)}/history",
+            params={"days": days},
+            parse=SegmentHistory.model_validate_json,
+        )
+
+    async def segment_members(
+        self, key: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[str]:
+        """GET /v1/segments/{key}/members: The segment's members now, by user id."""
+        return await self._call(
+            "GET",
+            f"/v1/segments/{_path(key)}/members",
+            params={"limit": limit, "cursor": cursor},
+            parse=Page[str].model_validate_json,
+        )
+
+    async def segment_membership(self, key: str, user_id: str) -> Membership:
+        """GET /v1/segments/{key}/members/{user_id}: Whether the user is in the segment now."""
+        return await self._call(
+            "GET",
+            f"/v1/segments/{_path(key)}/members/{_path(user_id)}",
+            parse=Membership.model_validate_json,
         )
 
     async def list_sessions(
@@ -666,6 +1053,17 @@ class AsyncEndpoints(AsyncTransport):
         """POST /v1/sessions/{session_id}/heartbeat: Record activity. 409 session_ended once the session is over."""
         return await self._call(
             "POST", f"/v1/sessions/{_path(session_id)}/heartbeat", parse=Session.model_validate_json
+        )
+
+    async def identify_session(
+        self, session_id: str, body: SessionIdentify | Mapping[str, Any]
+    ) -> Identified:
+        """POST /v1/sessions/{session_id}/identify: Link the device of this running session to a user (publishable or secret keys)."""
+        return await self._call(
+            "POST",
+            f"/v1/sessions/{_path(session_id)}/identify",
+            json=body,
+            parse=Identified.model_validate_json,
         )
 
     async def session_info(
@@ -924,6 +1322,40 @@ class AsyncEndpoints(AsyncTransport):
             "PUT", f"/v1/state/{_path(key)}", json=body, parse=StateEntry.model_validate_json
         )
 
+    async def find_subject(
+        self, *, user_id: str | None = None, device_id: str | None = None
+    ) -> SubjectSummary:
+        """GET /v1/subjects: Everything stored about a user or a device, counted per kind of record."""
+        return await self._call(
+            "GET",
+            "/v1/subjects",
+            params={"user_id": user_id, "device_id": device_id},
+            parse=SubjectSummary.model_validate_json,
+        )
+
+    async def erase_subject(self, body: SubjectIn | Mapping[str, Any]) -> Erasure:
+        """POST /v1/subjects/erase: Erase a user or a device from every table (GDPR Art. 17): their sessions end at once,."""
+        return await self._call(
+            "POST", "/v1/subjects/erase", json=body, parse=Erasure.model_validate_json
+        )
+
+    async def export_subject(
+        self, *, user_id: str | None = None, device_id: str | None = None
+    ) -> Response:
+        """GET /v1/subjects/export: Every stored record of a user or a device as one JSON document, streamed (GDPR."""
+        return await self._raw(
+            "GET", "/v1/subjects/export", params={"user_id": user_id, "device_id": device_id}
+        )
+
+    async def tracker_config(self, *, key: str | None = None) -> TrackerConfig:
+        """GET /v1/tracker/config: The app's consent settings, which the tracker asks for before it sends anything."""
+        return await self._call(
+            "GET",
+            "/v1/tracker/config",
+            params={"key": key},
+            parse=TrackerConfig.model_validate_json,
+        )
+
     async def user_conversations(
         self, user_id: str, *, limit: int | None = None, cursor: str | None = None
     ) -> Page[Conversation]:
@@ -1006,6 +1438,439 @@ class AsyncEndpoints(AsyncTransport):
             parse=StateEntry.model_validate_json,
         )
 
+    async def team_analytics(self, *, user_id: list[str] | None = None) -> WorkAnalytics:
+        """GET /v1/work/analytics: Analytics of a team's work sessions taken together."""
+        return await self._call(
+            "GET",
+            "/v1/work/analytics",
+            params={"user_id": user_id},
+            parse=WorkAnalytics.model_validate_json,
+        )
+
+    async def search_work_sessions(
+        self,
+        *,
+        q: str | None = None,
+        status: Literal["draft", "active", "paused", "completed", "cancelled", "archived"]
+        | None = None,
+        priority: Literal["low", "medium", "high", "urgent"] | None = None,
+        type: str | None = None,
+        template_id: str | None = None,
+        owner: str | None = None,
+        collaborator: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        sort: Literal[
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+            "priority",
+            "-priority",
+            "name",
+        ]
+        | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[WorkSession]:
+        """GET /v1/work/sessions: Search the acting user's work sessions: full text over name, description, goals and."""
+        return await self._call(
+            "GET",
+            "/v1/work/sessions",
+            params={
+                "q": q,
+                "status": status,
+                "priority": priority,
+                "type": type,
+                "template_id": template_id,
+                "owner": owner,
+                "collaborator": collaborator,
+                "created_from": created_from,
+                "created_to": created_to,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+            },
+            parse=Page[WorkSession].model_validate_json,
+        )
+
+    async def create_work_session(self, body: WorkCreate | Mapping[str, Any]) -> WorkSession:
+        """POST /v1/work/sessions: Create a draft, blank or from a template; the acting user owns it."""
+        return await self._call(
+            "POST", "/v1/work/sessions", json=body, parse=WorkSession.model_validate_json
+        )
+
+    async def archive_work_session(self, session_id: str) -> WorkSession:
+        """DELETE /v1/work/sessions/{session_id}: Archive the session (owners; from any state): it becomes read-only."""
+        return await self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}",
+            parse=WorkSession.model_validate_json,
+        )
+
+    async def get_work_session(self, session_id: str) -> WorkSession:
+        """GET /v1/work/sessions/{session_id}: One work session, with its ETag."""
+        return await self._call(
+            "GET", f"/v1/work/sessions/{_path(session_id)}", parse=WorkSession.model_validate_json
+        )
+
+    async def update_work_session(
+        self, session_id: str, body: WorkUpdate | Mapping[str, Any]
+    ) -> WorkSession:
+        """PATCH /v1/work/sessions/{session_id}: Change the plan (collaborators, owners). With If-Match, a stale version is a 409."""
+        return await self._call(
+            "PATCH",
+            f"/v1/work/sessions/{_path(session_id)}",
+            json=body,
+            parse=WorkSession.model_validate_json,
+        )
+
+    async def list_attachments(self, session_id: str) -> Attachments:
+        """GET /v1/work/sessions/{session_id}/attachments: Files and links attached to the session."""
+        return await self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/attachments",
+            parse=Attachments.model_validate_json,
+        )
+
+    async def upload_attachment(
+        self,
+        session_id: str,
+        content: bytes,
+        *,
+        name: str | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> Attachment:
+        """POST /v1/work/sessions/{session_id}/attachments: Upload a file as the raw body, its type in Content-Type (checked against the allowed."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/attachments",
+            params={"name": name},
+            headers={"content-type": content_type},
+            content=content,
+            parse=Attachment.model_validate_json,
+        )
+
+    async def delete_attachment(self, session_id: str, attachment_id: str) -> None:
+        """DELETE /v1/work/sessions/{session_id}/attachments/{attachment_id}: Remove an attachment (and its file)."""
+        return await self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}/attachments/{_path(attachment_id)}",
+            parse=_none,
+        )
+
+    async def download_attachment(self, session_id: str, attachment_id: str) -> Response:
+        """GET /v1/work/sessions/{session_id}/attachments/{attachment_id}/content: Download a file attachment."""
+        return await self._raw(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/attachments/{_path(attachment_id)}/content",
+        )
+
+    async def list_blockers(self, session_id: str) -> Blockers:
+        """GET /v1/work/sessions/{session_id}/blockers: Blockers, open and resolved, with the time each cost."""
+        return await self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/blockers",
+            parse=Blockers.model_validate_json,
+        )
+
+    async def open_blocker(
+        self, session_id: str, body: BlockerCreate | Mapping[str, Any]
+    ) -> Blocker:
+        """POST /v1/work/sessions/{session_id}/blockers: Record something blocking the work."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/blockers",
+            json=body,
+            parse=Blocker.model_validate_json,
+        )
+
+    async def resolve_blocker(
+        self, session_id: str, blocker_id: str, body: BlockerResolve | Mapping[str, Any]
+    ) -> Blocker:
+        """POST /v1/work/sessions/{session_id}/blockers/{blocker_id}/resolve: Resolve a blocker; the time lost defaults to how long it was open."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/blockers/{_path(blocker_id)}/resolve",
+            json=body,
+            parse=Blocker.model_validate_json,
+        )
+
+    async def list_comments(
+        self, session_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Comment]:
+        """GET /v1/work/sessions/{session_id}/comments: Comments oldest first; replies name their parent."""
+        return await self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/comments",
+            params={"limit": limit, "cursor": cursor},
+            parse=Page[Comment].model_validate_json,
+        )
+
+    async def add_comment(
+        self, session_id: str, body: CommentCreate | Mapping[str, Any]
+    ) -> Comment:
+        """POST /v1/work/sessions/{session_id}/comments: Comment or reply (``parent_id``); @user mentions go to that user's inbox."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/comments",
+            json=body,
+            parse=Comment.model_validate_json,
+        )
+
+    async def delete_comment(self, session_id: str, comment_id: str) -> None:
+        """DELETE /v1/work/sessions/{session_id}/comments/{comment_id}: Delete a comment (its author only); its replies stay in the thread."""
+        return await self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}/comments/{_path(comment_id)}",
+            parse=_none,
+        )
+
+    async def edit_comment(
+        self, session_id: str, comment_id: str, body: CommentUpdate | Mapping[str, Any]
+    ) -> Comment:
+        """PATCH /v1/work/sessions/{session_id}/comments/{comment_id}: Edit a comment (its author only)."""
+        return await self._call(
+            "PATCH",
+            f"/v1/work/sessions/{_path(session_id)}/comments/{_path(comment_id)}",
+            json=body,
+            parse=Comment.model_validate_json,
+        )
+
+    async def list_goals(self, session_id: str) -> Goals:
+        """GET /v1/work/sessions/{session_id}/goals: Every goal, in order, with its parent, milestone and dependencies."""
+        return await self._call(
+            "GET", f"/v1/work/sessions/{_path(session_id)}/goals", parse=Goals.model_validate_json
+        )
+
+    async def create_goal(self, session_id: str, body: GoalCreate | Mapping[str, Any]) -> Goal:
+        """POST /v1/work/sessions/{session_id}/goals: Add a goal (collaborators, owners). A dependency cycle is a 422 dependency_cycle."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/goals",
+            json=body,
+            parse=Goal.model_validate_json,
+        )
+
+    async def delete_goal(self, session_id: str, goal_id: str) -> None:
+        """DELETE /v1/work/sessions/{session_id}/goals/{goal_id}: Remove a goal; its sub-goals move up to its parent."""
+        return await self._call(
+            "DELETE", f"/v1/work/sessions/{_path(session_id)}/goals/{_path(goal_id)}", parse=_none
+        )
+
+    async def update_goal(
+        self, session_id: str, goal_id: str, body: GoalUpdate | Mapping[str, Any]
+    ) -> Goal:
+        """PATCH /v1/work/sessions/{session_id}/goals/{goal_id}: Change a goal. Done while a goal it depends on is open: 409 goal_blocked."""
+        return await self._call(
+            "PATCH",
+            f"/v1/work/sessions/{_path(session_id)}/goals/{_path(goal_id)}",
+            json=body,
+            parse=Goal.model_validate_json,
+        )
+
+    async def add_link(self, session_id: str, body: LinkCreate | Mapping[str, Any]) -> Attachment:
+        """POST /v1/work/sessions/{session_id}/links: Attach a link."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/links",
+            json=body,
+            parse=Attachment.model_validate_json,
+        )
+
+    async def session_live(self, session_id: str, *, max_s: float | None = None) -> Response:
+        """GET /v1/work/sessions/{session_id}/live: Live events of one session (status, progress, goals, comments …) as Server-Sent Events."""
+        return await self._raw(
+            "GET", f"/v1/work/sessions/{_path(session_id)}/live", params={"max_s": max_s}
+        )
+
+    async def list_members(self, session_id: str) -> Members:
+        """GET /v1/work/sessions/{session_id}/members: Who is owner, collaborator or viewer."""
+        return await self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/members",
+            parse=Members.model_validate_json,
+        )
+
+    async def add_member(self, session_id: str, body: MemberAdd | Mapping[str, Any]) -> Members:
+        """POST /v1/work/sessions/{session_id}/members: Add a member, or change their role (owners)."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/members",
+            json=body,
+            parse=Members.model_validate_json,
+        )
+
+    async def remove_member(self, session_id: str, user_id: str) -> Members:
+        """DELETE /v1/work/sessions/{session_id}/members/{user_id}: Remove a member (owners; the last owner stays)."""
+        return await self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}/members/{_path(user_id)}",
+            parse=Members.model_validate_json,
+        )
+
+    async def set_member_role(
+        self, session_id: str, user_id: str, body: MemberRole | Mapping[str, Any]
+    ) -> Members:
+        """PUT /v1/work/sessions/{session_id}/members/{user_id}: Set a member's role (owners; the last owner can't step down)."""
+        return await self._call(
+            "PUT",
+            f"/v1/work/sessions/{_path(session_id)}/members/{_path(user_id)}",
+            json=body,
+            parse=Members.model_validate_json,
+        )
+
+    async def list_milestones(self, session_id: str) -> Milestones:
+        """GET /v1/work/sessions/{session_id}/milestones: Milestones with their goals, target time, completion (from the goals) and progress."""
+        return await self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/milestones",
+            parse=Milestones.model_validate_json,
+        )
+
+    async def create_milestone(
+        self, session_id: str, body: MilestoneCreate | Mapping[str, Any]
+    ) -> Milestone:
+        """POST /v1/work/sessions/{session_id}/milestones: Add a milestone grouping goals, due at an offset from the start."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/milestones",
+            json=body,
+            parse=Milestone.model_validate_json,
+        )
+
+    async def delete_milestone(self, session_id: str, milestone_id: str) -> None:
+        """DELETE /v1/work/sessions/{session_id}/milestones/{milestone_id}: Remove a milestone (its goals stay)."""
+        return await self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}/milestones/{_path(milestone_id)}",
+            parse=_none,
+        )
+
+    async def update_milestone(
+        self, session_id: str, milestone_id: str, body: MilestoneUpdate | Mapping[str, Any]
+    ) -> Milestone:
+        """PATCH /v1/work/sessions/{session_id}/milestones/{milestone_id}: Rename, retarget or regroup a milestone."""
+        return await self._call(
+            "PATCH",
+            f"/v1/work/sessions/{_path(session_id)}/milestones/{_path(milestone_id)}",
+            json=body,
+            parse=Milestone.model_validate_json,
+        )
+
+    async def get_progress(self, session_id: str) -> Progress:
+        """GET /v1/work/sessions/{session_id}/progress: Percent done weighted by goal estimates, per milestone, and estimated vs actual time."""
+        return await self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/progress",
+            parse=Progress.model_validate_json,
+        )
+
+    async def purge_work_session(self, session_id: str) -> None:
+        """POST /v1/work/sessions/{session_id}/purge: Remove an archived session for good, with its comments and files (owners)."""
+        return await self._call("POST", f"/v1/work/sessions/{_path(session_id)}/purge", parse=_none)
+
+    async def transition_work_session(
+        self, session_id: str, body: Transition | Mapping[str, Any]
+    ) -> WorkSession:
+        """POST /v1/work/sessions/{session_id}/transition: Start, pause, resume, complete or cancel (owners). An illegal move is a 409."""
+        return await self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/transition",
+            json=body,
+            parse=WorkSession.model_validate_json,
+        )
+
+    async def list_templates(self) -> list[Template]:
+        """GET /v1/work/templates: The built-in templates, the app's and the acting user's own (latest versions)."""
+        return await self._call("GET", "/v1/work/templates", parse=_LIST_TEMPLATE.validate_json)
+
+    async def create_template(self, body: TemplateCreate | Mapping[str, Any]) -> Template:
+        """POST /v1/work/templates: A custom template, from a spec or saved from a session (version 1)."""
+        return await self._call(
+            "POST", "/v1/work/templates", json=body, parse=Template.model_validate_json
+        )
+
+    async def get_template(self, template_id: str, *, version: int | None = None) -> Template:
+        """GET /v1/work/templates/{template_id}: A template at a version (default: the latest)."""
+        return await self._call(
+            "GET",
+            f"/v1/work/templates/{_path(template_id)}",
+            params={"version": version},
+            parse=Template.model_validate_json,
+        )
+
+    async def update_template(
+        self, template_id: str, body: TemplateSpec | Mapping[str, Any]
+    ) -> Template:
+        """PUT /v1/work/templates/{template_id}: Store a new version (its creator only); sessions keep the version they were made from."""
+        return await self._call(
+            "PUT",
+            f"/v1/work/templates/{_path(template_id)}",
+            json=body,
+            parse=Template.model_validate_json,
+        )
+
+    async def template_versions(self, template_id: str) -> list[Template]:
+        """GET /v1/work/templates/{template_id}/versions: Every version of a template, newest first."""
+        return await self._call(
+            "GET",
+            f"/v1/work/templates/{_path(template_id)}/versions",
+            parse=_LIST_TEMPLATE.validate_json,
+        )
+
+    async def user_analytics(self, user_id: str) -> WorkAnalytics:
+        """GET /v1/work/users/{user_id}/analytics: The user's completion rate, estimate accuracy, pace, time by category and blockers."""
+        return await self._call(
+            "GET",
+            f"/v1/work/users/{_path(user_id)}/analytics",
+            parse=WorkAnalytics.model_validate_json,
+        )
+
+    async def learning(self, user_id: str) -> Learning:
+        """GET /v1/work/users/{user_id}/learning: Skills over time with their trend, and effectiveness by time of day and length."""
+        return await self._call(
+            "GET", f"/v1/work/users/{_path(user_id)}/learning", parse=Learning.model_validate_json
+        )
+
+    async def user_live(self, user_id: str, *, max_s: float | None = None) -> Response:
+        """GET /v1/work/users/{user_id}/live: Live events of every session the user is a member of (the user only)."""
+        return await self._raw(
+            "GET", f"/v1/work/users/{_path(user_id)}/live", params={"max_s": max_s}
+        )
+
+    async def list_mentions(
+        self,
+        user_id: str,
+        *,
+        unread: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Mention]:
+        """GET /v1/work/users/{user_id}/mentions: The user's mentions inbox, newest first (the user only)."""
+        return await self._call(
+            "GET",
+            f"/v1/work/users/{_path(user_id)}/mentions",
+            params={"unread": unread, "limit": limit, "cursor": cursor},
+            parse=Page[Mention].model_validate_json,
+        )
+
+    async def mark_mentions_read(self, user_id: str) -> MentionsRead:
+        """POST /v1/work/users/{user_id}/mentions/read: Mark every mention in the user's inbox read."""
+        return await self._call(
+            "POST",
+            f"/v1/work/users/{_path(user_id)}/mentions/read",
+            parse=MentionsRead.model_validate_json,
+        )
+
+    async def suggestions(self, user_id: str) -> Suggestions:
+        """GET /v1/work/users/{user_id}/suggestions: Templates ranked for the user from their history, with calibrated durations."""
+        return await self._call(
+            "GET",
+            f"/v1/work/users/{_path(user_id)}/suggestions",
+            parse=Suggestions.model_validate_json,
+        )
+
 
 class Endpoints(Transport):
     """Every API operation as a blocking method."""
@@ -1021,6 +1886,14 @@ class Endpoints(Transport):
     def readyz(self) -> Any:
         """GET /readyz: The process can reach its storage."""
         return self._call("GET", "/readyz", parse=_json)
+
+    def tracker_script(self) -> Response:
+        """GET /sdk/sessionhub.js: The browser tracker, a classic script: `<script defer src=… data-key="pk_…">`."""
+        return self._raw("GET", "/sdk/sessionhub.js")
+
+    def tracker_module(self) -> Response:
+        """GET /sdk/sessionhub.mjs: The browser tracker as an ES module: `import * as sessionhub from …; sessionhub.init({…})`."""
+        return self._raw("GET", "/sdk/sessionhub.mjs")
 
     def active_now(self) -> ActiveNow:
         """GET /v1/analytics/active: Sessions active in the last 5 minutes, and the pages they are on."""
@@ -1288,6 +2161,12 @@ class Endpoints(Transport):
         """GET /v1/audit/verify: Recompute the hash chain; ``broken_seq`` names the first entry that breaks it."""
         return self._call("GET", "/v1/audit/verify", parse=AuditCheck.model_validate_json)
 
+    def beacon(self, content: bytes, *, content_type: str = "application/json") -> Response:
+        """POST /v1/beacon: Store a batch sent by `navigator.sendBeacon` as a page goes away (publishable keys)."""
+        return self._raw(
+            "POST", "/v1/beacon", headers={"content-type": content_type}, content=content
+        )
+
     def clear_app_cache(self) -> Any:
         """DELETE /v1/cache: clear app cache."""
         return self._call("DELETE", "/v1/cache", parse=_json)
@@ -1306,6 +2185,66 @@ class Endpoints(Transport):
         """GET /v1/cache/stats: app cache stats."""
         return self._call("GET", "/v1/cache/stats", parse=CacheStats.model_validate_json)
 
+    def get_consent(
+        self, *, device_id: str | None = None, user_id: str | None = None
+    ) -> ConsentState:
+        """GET /v1/consent: A device's and/or user's consent records and what applies to them now."""
+        return self._call(
+            "GET",
+            "/v1/consent",
+            params={"device_id": device_id, "user_id": user_id},
+            parse=ConsentState.model_validate_json,
+        )
+
+    def set_consent(self, body: ConsentIn | Mapping[str, Any]) -> ConsentState:
+        """POST /v1/consent: Grant or withdraw consent per purpose for a device (publishable or secret key) or a."""
+        return self._call("POST", "/v1/consent", json=body, parse=ConsentState.model_validate_json)
+
+    def consent_log(
+        self,
+        *,
+        device_id: str | None = None,
+        user_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[ConsentLogEntry]:
+        """GET /v1/consent/log: Every consent change of a device and/or user, oldest first: what, when, who and how."""
+        return self._call(
+            "GET",
+            "/v1/consent/log",
+            params={"device_id": device_id, "user_id": user_id, "limit": limit, "cursor": cursor},
+            parse=Page[ConsentLogEntry].model_validate_json,
+        )
+
+    def decide(
+        self,
+        *,
+        user_id: str | None = None,
+        device_id: str | None = None,
+        session_id: str | None = None,
+        attributes: str | None = None,
+        track: bool | None = None,
+    ) -> Decision:
+        """GET /v1/decide: The variant of each running experiment for this unit, and their feature values, in one call."""
+        return self._call(
+            "GET",
+            "/v1/decide",
+            params={
+                "user_id": user_id,
+                "device_id": device_id,
+                "session_id": session_id,
+                "attributes": attributes,
+                "track": track,
+            },
+            parse=Decision.model_validate_json,
+        )
+
+    def get_device_profile(self, device_id: str) -> Profile:
+        """GET /v1/devices/{device_id}/profile: An anonymous device's profile (until the device is identified)."""
+        return self._call(
+            "GET", f"/v1/devices/{_path(device_id)}/profile", parse=Profile.model_validate_json
+        )
+
     def device_sessions(
         self, device_id: str, *, limit: int | None = None, cursor: str | None = None
     ) -> Page[Session]:
@@ -1321,6 +2260,37 @@ class Endpoints(Transport):
         """POST /v1/events: Store up to 500 events (any sessions). Each is checked alone: good ones are kept,."""
         return self._call("POST", "/v1/events", json=body, parse=IngestResult.model_validate_json)
 
+    def list_experiments(self) -> list[Experiment]:
+        """GET /v1/experiments: list experiments."""
+        return self._call("GET", "/v1/experiments", parse=_LIST_EXPERIMENT.validate_json)
+
+    def create_experiment(self, body: ExperimentIn | Mapping[str, Any]) -> Experiment:
+        """POST /v1/experiments: Define an experiment: variants and weights, unit, targeting, coverage, namespace, goal."""
+        return self._call(
+            "POST", "/v1/experiments", json=body, parse=Experiment.model_validate_json
+        )
+
+    def get_experiment(self, key: str) -> Experiment:
+        """GET /v1/experiments/{key}: get experiment."""
+        return self._call(
+            "GET", f"/v1/experiments/{_path(key)}", parse=Experiment.model_validate_json
+        )
+
+    def update_experiment(self, key: str, body: ExperimentPatch | Mapping[str, Any]) -> Experiment:
+        """PATCH /v1/experiments/{key}: Start, stop, rename, or change coverage or weights (assigned units keep their variant)."""
+        return self._call(
+            "PATCH",
+            f"/v1/experiments/{_path(key)}",
+            json=body,
+            parse=Experiment.model_validate_json,
+        )
+
+    def experiment_results(self, key: str) -> Results:
+        """GET /v1/experiments/{key}/results: Per variant: units, rate or mean with 95% interval, z/Welch p-value, chance to beat."""
+        return self._call(
+            "GET", f"/v1/experiments/{_path(key)}/results", parse=Results.model_validate_json
+        )
+
     def export_records(
         self,
         kind: str,
@@ -1334,14 +2304,61 @@ class Endpoints(Transport):
             "GET", f"/v1/export/{_path(kind)}", params={"from": start, "to": end, "format": format}
         )
 
+    def federated_events(self, body: FederatedEventsIn | Mapping[str, Any]) -> IngestResult:
+        """POST /v1/federation/events: Record events into another app's session (``write_events`` grant), tagged ``source_app``."""
+        return self._call(
+            "POST", "/v1/federation/events", json=body, parse=IngestResult.model_validate_json
+        )
+
+    def list_grants(self) -> Grants:
+        """GET /v1/federation/grants: Grants this app gave and received."""
+        return self._call("GET", "/v1/federation/grants", parse=Grants.model_validate_json)
+
+    def delete_grant(self, app_id: str) -> None:
+        """DELETE /v1/federation/grants/{app_id}: Withdraw the grant to app ``app_id``."""
+        return self._call("DELETE", f"/v1/federation/grants/{_path(app_id)}", parse=_none)
+
+    def put_grant(self, app_id: str, body: GrantIn | Mapping[str, Any]) -> Grant:
+        """PUT /v1/federation/grants/{app_id}: Grant app ``app_id`` access to this app's sessions, events, profiles or event writes."""
+        return self._call(
+            "PUT",
+            f"/v1/federation/grants/{_path(app_id)}",
+            json=body,
+            parse=Grant.model_validate_json,
+        )
+
+    def federated_profile(self, user_id: str, *, app_id: str | None = None) -> Profile:
+        """GET /v1/federation/profiles/{user_id}: A user's profile in an app that granted ``profile`` to this one."""
+        return self._call(
+            "GET",
+            f"/v1/federation/profiles/{_path(user_id)}",
+            params={"app_id": app_id},
+            parse=Profile.model_validate_json,
+        )
+
+    def federated_session(self, session_id: str, *, app_id: str | None = None) -> FederatedSession:
+        """GET /v1/federation/sessions/{session_id}: A session of an app that granted ``sessions`` to this one (events, profile if granted)."""
+        return self._call(
+            "GET",
+            f"/v1/federation/sessions/{_path(session_id)}",
+            params={"app_id": app_id},
+            parse=FederatedSession.model_validate_json,
+        )
+
     def identify_device(self, body: Identify | Mapping[str, Any]) -> Identified:
         """POST /v1/identify: Link a device to a user (cross-device history); optionally rotate the login session's id."""
         return self._call("POST", "/v1/identify", json=body, parse=Identified.model_validate_json)
 
-    def import_records(self, content: bytes) -> ImportResult:
+    def import_records(
+        self, content: bytes, *, content_type: str = "application/x-ndjson"
+    ) -> ImportResult:
         """POST /v1/import: Load JSONL session and event records (sessions before their events); twice changes nothing."""
         return self._call(
-            "POST", "/v1/import", content=content, parse=ImportResult.model_validate_json
+            "POST",
+            "/v1/import",
+            headers={"content-type": content_type},
+            content=content,
+            parse=ImportResult.model_validate_json,
         )
 
     def list_keys(
@@ -1374,9 +2391,156 @@ class Endpoints(Transport):
             parse=IssuedKey.model_validate_json,
         )
 
+    def get_settings(self) -> PersonalizationSettings:
+        """GET /v1/personalization/settings: How the app's profiles, vectors and recommendations are computed."""
+        return self._call(
+            "GET", "/v1/personalization/settings", parse=PersonalizationSettings.model_validate_json
+        )
+
+    def put_settings(
+        self, body: PersonalizationSettings | Mapping[str, Any]
+    ) -> PersonalizationSettings:
+        """PUT /v1/personalization/settings: Replace the settings; rebuild profiles to apply them to past events."""
+        return self._call(
+            "PUT",
+            "/v1/personalization/settings",
+            json=body,
+            parse=PersonalizationSettings.model_validate_json,
+        )
+
+    def privacy_report(self) -> PrivacyReport:
+        """GET /v1/privacy/report: Subjects, consent rates by purpose, requests served and their durations, retention."""
+        return self._call("GET", "/v1/privacy/report", parse=PrivacyReport.model_validate_json)
+
+    def list_profiles(
+        self,
+        *,
+        kind: Literal["user", "device"] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Profile]:
+        """GET /v1/profiles: User (or anonymous device) profiles, by id."""
+        return self._call(
+            "GET",
+            "/v1/profiles",
+            params={"kind": kind, "limit": limit, "cursor": cursor},
+            parse=Page[Profile].model_validate_json,
+        )
+
+    def rebuild_profiles(self, body: Rebuild | Mapping[str, Any]) -> Rebuilt:
+        """POST /v1/profiles/rebuild: Recompute profiles (one user's, or all) from raw events, keeping the traits set."""
+        return self._call(
+            "POST", "/v1/profiles/rebuild", json=body, parse=Rebuilt.model_validate_json
+        )
+
+    def get_profile(self, user_id: str) -> Profile:
+        """GET /v1/profiles/{user_id}: A user's profile: activity, traits, computed traits, scores, lifecycle, affinities."""
+        return self._call(
+            "GET", f"/v1/profiles/{_path(user_id)}", parse=Profile.model_validate_json
+        )
+
+    def set_traits(self, user_id: str, body: TraitsPatch | Mapping[str, Any]) -> Profile:
+        """PATCH /v1/profiles/{user_id}/traits: Merge-patch the user's traits (null removes one); 403 without personalization consent."""
+        return self._call(
+            "PATCH",
+            f"/v1/profiles/{_path(user_id)}/traits",
+            json=body,
+            parse=Profile.model_validate_json,
+        )
+
+    def get_vector(self, user_id: str, *, half_life_days: float | None = None) -> Vector:
+        """GET /v1/profiles/{user_id}/vector: The user's affinity vector, normalised; another half-life recomputes from raw events."""
+        return self._call(
+            "GET",
+            f"/v1/profiles/{_path(user_id)}/vector",
+            params={"half_life_days": half_life_days},
+            parse=Vector.model_validate_json,
+        )
+
     def query(self, body: QueryIn | Mapping[str, Any]) -> QueryResult:
         """POST /v1/query: Metrics by dimensions over filtered sessions, in a date range, optionally compared."""
         return self._call("POST", "/v1/query", json=body, parse=QueryResult.model_validate_json)
+
+    def recommendations(
+        self,
+        *,
+        strategy: Literal["popular", "similar", "personalized", "session"] | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        item_id: str | None = None,
+        k: int | None = None,
+        category: str | None = None,
+        exclude_seen: bool | None = None,
+    ) -> Recommendations:
+        """GET /v1/recommendations: Items for a user, a session or an item (or the popular ones), each with its reasons."""
+        return self._call(
+            "GET",
+            "/v1/recommendations",
+            params={
+                "strategy": strategy,
+                "user_id": user_id,
+                "session_id": session_id,
+                "item_id": item_id,
+                "k": k,
+                "category": category,
+                "exclude_seen": exclude_seen,
+            },
+            parse=Recommendations.model_validate_json,
+        )
+
+    def rebuild_recommendations(self) -> dict[str, int]:
+        """POST /v1/recommendations/rebuild: Rebuild the item model now (it is otherwise rebuilt every few minutes)."""
+        return self._call("POST", "/v1/recommendations/rebuild", parse=_DICT_STR_INT.validate_json)
+
+    def list_segments(self) -> list[Segment]:
+        """GET /v1/segments: The app's segments."""
+        return self._call("GET", "/v1/segments", parse=_LIST_SEGMENT.validate_json)
+
+    def put_segment(self, body: SegmentIn | Mapping[str, Any]) -> Segment:
+        """POST /v1/segments: Create or replace a segment: a rule tree, or a static list of users."""
+        return self._call("POST", "/v1/segments", json=body, parse=Segment.model_validate_json)
+
+    def delete_segment(self, key: str) -> None:
+        """DELETE /v1/segments/{key}: delete segment."""
+        return self._call("DELETE", f"/v1/segments/{_path(key)}", parse=_none)
+
+    def get_segment(self, key: str) -> Segment:
+        """GET /v1/segments/{key}: get segment."""
+        return self._call("GET", f"/v1/segments/{_path(key)}", parse=Segment.model_validate_json)
+
+    def segment_count(self, key: str) -> SegmentCount:
+        """GET /v1/segments/{key}/count: segment count."""
+        return self._call(
+            "GET", f"/v1/segments/{_path(key)}/count", parse=SegmentCount.model_validate_json
+        )
+
+    def segment_history(self, key: str, *, days: int | None = None) -> SegmentHistory:
+        """GET /v1/segments/{key}/history: The segment's size per day, as the worker recorded it."""
+        return self._call(
+            "GET",
+            f"/v1/segments/{_path(key)}/history",
+            params={"days": days},
+            parse=SegmentHistory.model_validate_json,
+        )
+
+    def segment_members(
+        self, key: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[str]:
+        """GET /v1/segments/{key}/members: The segment's members now, by user id."""
+        return self._call(
+            "GET",
+            f"/v1/segments/{_path(key)}/members",
+            params={"limit": limit, "cursor": cursor},
+            parse=Page[str].model_validate_json,
+        )
+
+    def segment_membership(self, key: str, user_id: str) -> Membership:
+        """GET /v1/segments/{key}/members/{user_id}: Whether the user is in the segment now."""
+        return self._call(
+            "GET",
+            f"/v1/segments/{_path(key)}/members/{_path(user_id)}",
+            parse=Membership.model_validate_json,
+        )
 
     def list_sessions(
         self,
@@ -1572,6 +2736,17 @@ class Endpoints(Transport):
         """POST /v1/sessions/{session_id}/heartbeat: Record activity. 409 session_ended once the session is over."""
         return self._call(
             "POST", f"/v1/sessions/{_path(session_id)}/heartbeat", parse=Session.model_validate_json
+        )
+
+    def identify_session(
+        self, session_id: str, body: SessionIdentify | Mapping[str, Any]
+    ) -> Identified:
+        """POST /v1/sessions/{session_id}/identify: Link the device of this running session to a user (publishable or secret keys)."""
+        return self._call(
+            "POST",
+            f"/v1/sessions/{_path(session_id)}/identify",
+            json=body,
+            parse=Identified.model_validate_json,
         )
 
     def session_info(
@@ -1828,6 +3003,40 @@ class Endpoints(Transport):
             "PUT", f"/v1/state/{_path(key)}", json=body, parse=StateEntry.model_validate_json
         )
 
+    def find_subject(
+        self, *, user_id: str | None = None, device_id: str | None = None
+    ) -> SubjectSummary:
+        """GET /v1/subjects: Everything stored about a user or a device, counted per kind of record."""
+        return self._call(
+            "GET",
+            "/v1/subjects",
+            params={"user_id": user_id, "device_id": device_id},
+            parse=SubjectSummary.model_validate_json,
+        )
+
+    def erase_subject(self, body: SubjectIn | Mapping[str, Any]) -> Erasure:
+        """POST /v1/subjects/erase: Erase a user or a device from every table (GDPR Art. 17): their sessions end at once,."""
+        return self._call(
+            "POST", "/v1/subjects/erase", json=body, parse=Erasure.model_validate_json
+        )
+
+    def export_subject(
+        self, *, user_id: str | None = None, device_id: str | None = None
+    ) -> Response:
+        """GET /v1/subjects/export: Every stored record of a user or a device as one JSON document, streamed (GDPR."""
+        return self._raw(
+            "GET", "/v1/subjects/export", params={"user_id": user_id, "device_id": device_id}
+        )
+
+    def tracker_config(self, *, key: str | None = None) -> TrackerConfig:
+        """GET /v1/tracker/config: The app's consent settings, which the tracker asks for before it sends anything."""
+        return self._call(
+            "GET",
+            "/v1/tracker/config",
+            params={"key": key},
+            parse=TrackerConfig.model_validate_json,
+        )
+
     def user_conversations(
         self, user_id: str, *, limit: int | None = None, cursor: str | None = None
     ) -> Page[Conversation]:
@@ -1906,4 +3115,429 @@ class Endpoints(Transport):
             f"/v1/users/{_path(user_id)}/state/{_path(key)}",
             json=body,
             parse=StateEntry.model_validate_json,
+        )
+
+    def team_analytics(self, *, user_id: list[str] | None = None) -> WorkAnalytics:
+        """GET /v1/work/analytics: Analytics of a team's work sessions taken together."""
+        return self._call(
+            "GET",
+            "/v1/work/analytics",
+            params={"user_id": user_id},
+            parse=WorkAnalytics.model_validate_json,
+        )
+
+    def search_work_sessions(
+        self,
+        *,
+        q: str | None = None,
+        status: Literal["draft", "active", "paused", "completed", "cancelled", "archived"]
+        | None = None,
+        priority: Literal["low", "medium", "high", "urgent"] | None = None,
+        type: str | None = None,
+        template_id: str | None = None,
+        owner: str | None = None,
+        collaborator: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        sort: Literal[
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+            "priority",
+            "-priority",
+            "name",
+        ]
+        | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[WorkSession]:
+        """GET /v1/work/sessions: Search the acting user's work sessions: full text over name, description, goals and."""
+        return self._call(
+            "GET",
+            "/v1/work/sessions",
+            params={
+                "q": q,
+                "status": status,
+                "priority": priority,
+                "type": type,
+                "template_id": template_id,
+                "owner": owner,
+                "collaborator": collaborator,
+                "created_from": created_from,
+                "created_to": created_to,
+                "sort": sort,
+                "limit": limit,
+                "cursor": cursor,
+            },
+            parse=Page[WorkSession].model_validate_json,
+        )
+
+    def create_work_session(self, body: WorkCreate | Mapping[str, Any]) -> WorkSession:
+        """POST /v1/work/sessions: Create a draft, blank or from a template; the acting user owns it."""
+        return self._call(
+            "POST", "/v1/work/sessions", json=body, parse=WorkSession.model_validate_json
+        )
+
+    def archive_work_session(self, session_id: str) -> WorkSession:
+        """DELETE /v1/work/sessions/{session_id}: Archive the session (owners; from any state): it becomes read-only."""
+        return self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}",
+            parse=WorkSession.model_validate_json,
+        )
+
+    def get_work_session(self, session_id: str) -> WorkSession:
+        """GET /v1/work/sessions/{session_id}: One work session, with its ETag."""
+        return self._call(
+            "GET", f"/v1/work/sessions/{_path(session_id)}", parse=WorkSession.model_validate_json
+        )
+
+    def update_work_session(
+        self, session_id: str, body: WorkUpdate | Mapping[str, Any]
+    ) -> WorkSession:
+        """PATCH /v1/work/sessions/{session_id}: Change the plan (collaborators, owners). With If-Match, a stale version is a 409."""
+        return self._call(
+            "PATCH",
+            f"/v1/work/sessions/{_path(session_id)}",
+            json=body,
+            parse=WorkSession.model_validate_json,
+        )
+
+    def list_attachments(self, session_id: str) -> Attachments:
+        """GET /v1/work/sessions/{session_id}/attachments: Files and links attached to the session."""
+        return self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/attachments",
+            parse=Attachments.model_validate_json,
+        )
+
+    def upload_attachment(
+        self,
+        session_id: str,
+        content: bytes,
+        *,
+        name: str | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> Attachment:
+        """POST /v1/work/sessions/{session_id}/attachments: Upload a file as the raw body, its type in Content-Type (checked against the allowed."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/attachments",
+            params={"name": name},
+            headers={"content-type": content_type},
+            content=content,
+            parse=Attachment.model_validate_json,
+        )
+
+    def delete_attachment(self, session_id: str, attachment_id: str) -> None:
+        """DELETE /v1/work/sessions/{session_id}/attachments/{attachment_id}: Remove an attachment (and its file)."""
+        return self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}/attachments/{_path(attachment_id)}",
+            parse=_none,
+        )
+
+    def download_attachment(self, session_id: str, attachment_id: str) -> Response:
+        """GET /v1/work/sessions/{session_id}/attachments/{attachment_id}/content: Download a file attachment."""
+        return self._raw(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/attachments/{_path(attachment_id)}/content",
+        )
+
+    def list_blockers(self, session_id: str) -> Blockers:
+        """GET /v1/work/sessions/{session_id}/blockers: Blockers, open and resolved, with the time each cost."""
+        return self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/blockers",
+            parse=Blockers.model_validate_json,
+        )
+
+    def open_blocker(self, session_id: str, body: BlockerCreate | Mapping[str, Any]) -> Blocker:
+        """POST /v1/work/sessions/{session_id}/blockers: Record something blocking the work."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/blockers",
+            json=body,
+            parse=Blocker.model_validate_json,
+        )
+
+    def resolve_blocker(
+        self, session_id: str, blocker_id: str, body: BlockerResolve | Mapping[str, Any]
+    ) -> Blocker:
+        """POST /v1/work/sessions/{session_id}/blockers/{blocker_id}/resolve: Resolve a blocker; the time lost defaults to how long it was open."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/blockers/{_path(blocker_id)}/resolve",
+            json=body,
+            parse=Blocker.model_validate_json,
+        )
+
+    def list_comments(
+        self, session_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Comment]:
+        """GET /v1/work/sessions/{session_id}/comments: Comments oldest first; replies name their parent."""
+        return self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/comments",
+            params={"limit": limit, "cursor": cursor},
+            parse=Page[Comment].model_validate_json,
+        )
+
+    def add_comment(self, session_id: str, body: CommentCreate | Mapping[str, Any]) -> Comment:
+        """POST /v1/work/sessions/{session_id}/comments: Comment or reply (``parent_id``); @user mentions go to that user's inbox."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/comments",
+            json=body,
+            parse=Comment.model_validate_json,
+        )
+
+    def delete_comment(self, session_id: str, comment_id: str) -> None:
+        """DELETE /v1/work/sessions/{session_id}/comments/{comment_id}: Delete a comment (its author only); its replies stay in the thread."""
+        return self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}/comments/{_path(comment_id)}",
+            parse=_none,
+        )
+
+    def edit_comment(
+        self, session_id: str, comment_id: str, body: CommentUpdate | Mapping[str, Any]
+    ) -> Comment:
+        """PATCH /v1/work/sessions/{session_id}/comments/{comment_id}: Edit a comment (its author only)."""
+        return self._call(
+            "PATCH",
+            f"/v1/work/sessions/{_path(session_id)}/comments/{_path(comment_id)}",
+            json=body,
+            parse=Comment.model_validate_json,
+        )
+
+    def list_goals(self, session_id: str) -> Goals:
+        """GET /v1/work/sessions/{session_id}/goals: Every goal, in order, with its parent, milestone and dependencies."""
+        return self._call(
+            "GET", f"/v1/work/sessions/{_path(session_id)}/goals", parse=Goals.model_validate_json
+        )
+
+    def create_goal(self, session_id: str, body: GoalCreate | Mapping[str, Any]) -> Goal:
+        """POST /v1/work/sessions/{session_id}/goals: Add a goal (collaborators, owners). A dependency cycle is a 422 dependency_cycle."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/goals",
+            json=body,
+            parse=Goal.model_validate_json,
+        )
+
+    def delete_goal(self, session_id: str, goal_id: str) -> None:
+        """DELETE /v1/work/sessions/{session_id}/goals/{goal_id}: Remove a goal; its sub-goals move up to its parent."""
+        return self._call(
+            "DELETE", f"/v1/work/sessions/{_path(session_id)}/goals/{_path(goal_id)}", parse=_none
+        )
+
+    def update_goal(
+        self, session_id: str, goal_id: str, body: GoalUpdate | Mapping[str, Any]
+    ) -> Goal:
+        """PATCH /v1/work/sessions/{session_id}/goals/{goal_id}: Change a goal. Done while a goal it depends on is open: 409 goal_blocked."""
+        return self._call(
+            "PATCH",
+            f"/v1/work/sessions/{_path(session_id)}/goals/{_path(goal_id)}",
+            json=body,
+            parse=Goal.model_validate_json,
+        )
+
+    def add_link(self, session_id: str, body: LinkCreate | Mapping[str, Any]) -> Attachment:
+        """POST /v1/work/sessions/{session_id}/links: Attach a link."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/links",
+            json=body,
+            parse=Attachment.model_validate_json,
+        )
+
+    def session_live(self, session_id: str, *, max_s: float | None = None) -> Response:
+        """GET /v1/work/sessions/{session_id}/live: Live events of one session (status, progress, goals, comments …) as Server-Sent Events."""
+        return self._raw(
+            "GET", f"/v1/work/sessions/{_path(session_id)}/live", params={"max_s": max_s}
+        )
+
+    def list_members(self, session_id: str) -> Members:
+        """GET /v1/work/sessions/{session_id}/members: Who is owner, collaborator or viewer."""
+        return self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/members",
+            parse=Members.model_validate_json,
+        )
+
+    def add_member(self, session_id: str, body: MemberAdd | Mapping[str, Any]) -> Members:
+        """POST /v1/work/sessions/{session_id}/members: Add a member, or change their role (owners)."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/members",
+            json=body,
+            parse=Members.model_validate_json,
+        )
+
+    def remove_member(self, session_id: str, user_id: str) -> Members:
+        """DELETE /v1/work/sessions/{session_id}/members/{user_id}: Remove a member (owners; the last owner stays)."""
+        return self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}/members/{_path(user_id)}",
+            parse=Members.model_validate_json,
+        )
+
+    def set_member_role(
+        self, session_id: str, user_id: str, body: MemberRole | Mapping[str, Any]
+    ) -> Members:
+        """PUT /v1/work/sessions/{session_id}/members/{user_id}: Set a member's role (owners; the last owner can't step down)."""
+        return self._call(
+            "PUT",
+            f"/v1/work/sessions/{_path(session_id)}/members/{_path(user_id)}",
+            json=body,
+            parse=Members.model_validate_json,
+        )
+
+    def list_milestones(self, session_id: str) -> Milestones:
+        """GET /v1/work/sessions/{session_id}/milestones: Milestones with their goals, target time, completion (from the goals) and progress."""
+        return self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/milestones",
+            parse=Milestones.model_validate_json,
+        )
+
+    def create_milestone(
+        self, session_id: str, body: MilestoneCreate | Mapping[str, Any]
+    ) -> Milestone:
+        """POST /v1/work/sessions/{session_id}/milestones: Add a milestone grouping goals, due at an offset from the start."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/milestones",
+            json=body,
+            parse=Milestone.model_validate_json,
+        )
+
+    def delete_milestone(self, session_id: str, milestone_id: str) -> None:
+        """DELETE /v1/work/sessions/{session_id}/milestones/{milestone_id}: Remove a milestone (its goals stay)."""
+        return self._call(
+            "DELETE",
+            f"/v1/work/sessions/{_path(session_id)}/milestones/{_path(milestone_id)}",
+            parse=_none,
+        )
+
+    def update_milestone(
+        self, session_id: str, milestone_id: str, body: MilestoneUpdate | Mapping[str, Any]
+    ) -> Milestone:
+        """PATCH /v1/work/sessions/{session_id}/milestones/{milestone_id}: Rename, retarget or regroup a milestone."""
+        return self._call(
+            "PATCH",
+            f"/v1/work/sessions/{_path(session_id)}/milestones/{_path(milestone_id)}",
+            json=body,
+            parse=Milestone.model_validate_json,
+        )
+
+    def get_progress(self, session_id: str) -> Progress:
+        """GET /v1/work/sessions/{session_id}/progress: Percent done weighted by goal estimates, per milestone, and estimated vs actual time."""
+        return self._call(
+            "GET",
+            f"/v1/work/sessions/{_path(session_id)}/progress",
+            parse=Progress.model_validate_json,
+        )
+
+    def purge_work_session(self, session_id: str) -> None:
+        """POST /v1/work/sessions/{session_id}/purge: Remove an archived session for good, with its comments and files (owners)."""
+        return self._call("POST", f"/v1/work/sessions/{_path(session_id)}/purge", parse=_none)
+
+    def transition_work_session(
+        self, session_id: str, body: Transition | Mapping[str, Any]
+    ) -> WorkSession:
+        """POST /v1/work/sessions/{session_id}/transition: Start, pause, resume, complete or cancel (owners). An illegal move is a 409."""
+        return self._call(
+            "POST",
+            f"/v1/work/sessions/{_path(session_id)}/transition",
+            json=body,
+            parse=WorkSession.model_validate_json,
+        )
+
+    def list_templates(self) -> list[Template]:
+        """GET /v1/work/templates: The built-in templates, the app's and the acting user's own (latest versions)."""
+        return self._call("GET", "/v1/work/templates", parse=_LIST_TEMPLATE.validate_json)
+
+    def create_template(self, body: TemplateCreate | Mapping[str, Any]) -> Template:
+        """POST /v1/work/templates: A custom template, from a spec or saved from a session (version 1)."""
+        return self._call(
+            "POST", "/v1/work/templates", json=body, parse=Template.model_validate_json
+        )
+
+    def get_template(self, template_id: str, *, version: int | None = None) -> Template:
+        """GET /v1/work/templates/{template_id}: A template at a version (default: the latest)."""
+        return self._call(
+            "GET",
+            f"/v1/work/templates/{_path(template_id)}",
+            params={"version": version},
+            parse=Template.model_validate_json,
+        )
+
+    def update_template(self, template_id: str, body: TemplateSpec | Mapping[str, Any]) -> Template:
+        """PUT /v1/work/templates/{template_id}: Store a new version (its creator only); sessions keep the version they were made from."""
+        return self._call(
+            "PUT",
+            f"/v1/work/templates/{_path(template_id)}",
+            json=body,
+            parse=Template.model_validate_json,
+        )
+
+    def template_versions(self, template_id: str) -> list[Template]:
+        """GET /v1/work/templates/{template_id}/versions: Every version of a template, newest first."""
+        return self._call(
+            "GET",
+            f"/v1/work/templates/{_path(template_id)}/versions",
+            parse=_LIST_TEMPLATE.validate_json,
+        )
+
+    def user_analytics(self, user_id: str) -> WorkAnalytics:
+        """GET /v1/work/users/{user_id}/analytics: The user's completion rate, estimate accuracy, pace, time by category and blockers."""
+        return self._call(
+            "GET",
+            f"/v1/work/users/{_path(user_id)}/analytics",
+            parse=WorkAnalytics.model_validate_json,
+        )
+
+    def learning(self, user_id: str) -> Learning:
+        """GET /v1/work/users/{user_id}/learning: Skills over time with their trend, and effectiveness by time of day and length."""
+        return self._call(
+            "GET", f"/v1/work/users/{_path(user_id)}/learning", parse=Learning.model_validate_json
+        )
+
+    def user_live(self, user_id: str, *, max_s: float | None = None) -> Response:
+        """GET /v1/work/users/{user_id}/live: Live events of every session the user is a member of (the user only)."""
+        return self._raw("GET", f"/v1/work/users/{_path(user_id)}/live", params={"max_s": max_s})
+
+    def list_mentions(
+        self,
+        user_id: str,
+        *,
+        unread: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Mention]:
+        """GET /v1/work/users/{user_id}/mentions: The user's mentions inbox, newest first (the user only)."""
+        return self._call(
+            "GET",
+            f"/v1/work/users/{_path(user_id)}/mentions",
+            params={"unread": unread, "limit": limit, "cursor": cursor},
+            parse=Page[Mention].model_validate_json,
+        )
+
+    def mark_mentions_read(self, user_id: str) -> MentionsRead:
+        """POST /v1/work/users/{user_id}/mentions/read: Mark every mention in the user's inbox read."""
+        return self._call(
+            "POST",
+            f"/v1/work/users/{_path(user_id)}/mentions/read",
+            parse=MentionsRead.model_validate_json,
+        )
+
+    def suggestions(self, user_id: str) -> Suggestions:
+        """GET /v1/work/users/{user_id}/suggestions: Templates ranked for the user from their history, with calibrated durations."""
+        return self._call(
+            "GET",
+            f"/v1/work/users/{_path(user_id)}/suggestions",
+            parse=Suggestions.model_validate_json,
         )

@@ -118,8 +118,7 @@ def _api_routes(routes: list[BaseRoute]) -> list[APIRoute]:
             found.append(route)
         elif hasattr(route, "original_router"):  # an included router (FastAPI 0.120+)
             found.extend(_api_routes(route.original_router.routes))
-        elif hasattr(route, "routes"):
-            found.extend(_api_routes(route.routes))
+        # Mounted apps (the dashboard, /sdk files) are not part of the API.
     return found
 
 
@@ -204,6 +203,9 @@ def _operation(route: APIRoute, method: str, imports: Imports) -> Operation:
     elif method in {"POST", "PUT", "PATCH"} and (route.openapi_extra or {}).get("requestBody"):
         signature.append("content: bytes")
         content = True
+        media = list((route.openapi_extra or {})["requestBody"].get("content", {}))
+        default = media[0] if media else "application/octet-stream"
+        headers_default = f"content_type: str = {default!r}"
     keyword_only: list[str] = []
     query = []
     for param in dependant.query_params:
@@ -213,6 +215,9 @@ def _operation(route: APIRoute, method: str, imports: Imports) -> Operation:
         keyword_only.append(f"{_arg(param.name)}: {rendered} = None")
         query.append((param.alias, _arg(param.name)))
     headers = []
+    if content:
+        keyword_only.append(headers_default)
+        headers.append(("content-type", "content_type"))
     for param in dependant.header_params:
         keyword_only.append(f"{_arg(param.name)}: str | None = None")
         headers.append((param.alias, _arg(param.name)))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from sqlalchemy import Connection
 
-from sessionhub.clock import from_ms
-from sessionhub.errors import InvalidInput, NotFound, Unauthorized
+from sessionhub.clock import from_ms, to_ms
+from sessionhub.core.audit import record_audit
+from sessionhub.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from sessionhub.ids import hash_secret, new_id, new_secret
 from sessionhub.models import App, AppSettings, IssuedKey, Key, KeyKind
 from sessionhub.storage import apps as q
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from sessionhub.core.engine import Engine
 
 KEY_PREFIX: dict[str, str] = {"publishable": "pk", "secret": "sk", "admin": "ak"}
+DEFAULT_OVERLAP_S = 86_400  # a rotated key keeps working a day, so deploys can roll over
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +73,10 @@ class Apps:
         self._engine = engine
         self._cache: dict[str, tuple[int, AppSettings]] = {}
 
-    async def create(self, name: str, settings: AppSettings | None = None) -> App:
-        """Create an app with ``settings`` (defaults when omitted)."""
+    async def create(
+        self, name: str, settings: AppSettings | None = None, *, actor: str = "system"
+    ) -> App:
+        """Create an app with ``settings`` (defaults when omitted); ``actor`` goes to the audit log."""
         now = self._engine.clock.now_ms()
         settings = settings or AppSettings()
         row: dict[str, Any] = {
@@ -81,7 +86,17 @@ class Apps:
             "created_at": now,
             "updated_at": now,
         }
-        await self._engine.db.write(q.insert_app, row)
+        await self._engine.db.write(
+            _audited,
+            q.insert_app,
+            (row,),
+            now,
+            row["id"],
+            actor,
+            "app.create",
+            row["id"],
+            {"name": name},
+        )
         return await self.get(row["id"])
 
     async def get(self, app_id: str) -> App:
@@ -94,7 +109,12 @@ class Apps:
         return [app_model(row) for row in await self._engine.db.read(q.list_apps)]
 
     async def update(
-        self, app_id: str, *, name: str | None = None, settings: dict[str, Any] | None = None
+        self,
+        app_id: str,
+        *,
+        name: str | None = None,
+        settings: dict[str, Any] | None = None,
+        actor: str = "system",
     ) -> App:
         """Rename an app or change some of its settings (the rest keep their values)."""
         current = await self.get(app_id)
@@ -104,7 +124,19 @@ class Apps:
         if settings:
             merged = merge_settings(current.settings, settings)
             values["settings"] = merged.model_dump(mode="json")
-        await self._engine.db.write(q.update_app, app_id, values)
+        # The audit entry names what changed, not the new values (settings may be long).
+        changed = {"name": name is not None, "settings": sorted(settings or {})}
+        await self._engine.db.write(
+            _audited,
+            q.update_app,
+            (app_id, values),
+            values["updated_at"],
+            app_id,
+            actor,
+            "app.update",
+            app_id,
+            changed,
+        )
         self._cache.pop(app_id, None)
         return await self.get(app_id)
 
@@ -128,7 +160,15 @@ class Keys:
     def __init__(self, engine: Engine):
         self._engine = engine
 
-    async def issue(self, kind: KeyKind, app_id: str | None = None, name: str = "") -> IssuedKey:
+    async def issue(
+        self,
+        kind: KeyKind,
+        app_id: str | None = None,
+        name: str = "",
+        *,
+        actor: str = "system",
+        replaces: str | None = None,
+    ) -> IssuedKey:
         """Create a key and return it with its token (the only time the token is shown)."""
         if kind == "admin":
             app_id = None
@@ -148,7 +188,20 @@ class Keys:
             "expires_at": None,
             "revoked_at": None,
         }
-        await self._engine.db.write(q.insert_key, row)
+        details = {"kind": kind, "prefix": row["token_prefix"]}
+        if replaces is not None:
+            details["replaces"] = replaces
+        await self._engine.db.write(
+            _audited,
+            q.insert_key,
+            (row,),
+            row["created_at"],
+            app_id,
+            actor,
+            "key.create",
+            row["id"],
+            details,
+        )
         return IssuedKey(**key_model(row).model_dump(), token=token)
 
     async def authenticate(self, token: str) -> Caller:
@@ -176,28 +229,82 @@ class Keys:
         rows = await self._engine.db.read(q.list_keys, app_id, include_revoked, now)
         return [key_model(row) for row in rows]
 
-    async def revoke(self, key_id: str, app_id: str | None = None) -> Key:
-        """Stop a key working at once."""
+    async def revoke(self, key_id: str, app_id: str | None = None, *, actor: str = "system") -> Key:
+        """Stop a key working at once (keys are read on every request: no cache delays it)."""
         key = await self.get(key_id, app_id)
         if key.revoked_at is None:
+            now = self._engine.clock.now_ms()
             await self._engine.db.write(
-                q.set_key_times, key_id, {"revoked_at": self._engine.clock.now_ms()}
+                _audited,
+                q.set_key_times,
+                (key_id, {"revoked_at": now}),
+                now,
+                key.app_id,
+                actor,
+                "key.revoke",
+                key_id,
+                {"kind": key.kind},
             )
         return await self.get(key_id)
 
-    async def rotate(self, key_id: str, overlap_s: int = 0, app_id: str | None = None) -> IssuedKey:
-        """Issue a new key of the same kind; the old one works for ``overlap_s`` more seconds."""
+    async def rotate(
+        self,
+        key_id: str,
+        overlap_s: int = DEFAULT_OVERLAP_S,
+        app_id: str | None = None,
+        *,
+        actor: str = "system",
+    ) -> IssuedKey:
+        """Issue a new key of the same kind; the old one works for ``overlap_s`` more seconds.
+
+        ``overlap_s=0`` revokes the old key at once. An old key already in an overlap keeps
+        the earlier of its end and the new one: rotation never lengthens a key's life.
+        """
         old = await self.get(key_id, app_id)
-        if old.revoked_at is not None:
-            raise NotFound(
-                f"Key {key_id!r} is revoked; issue a new one instead.", details={"key_id": key_id}
-            )
-        new = await self.issue(old.kind, old.app_id, old.name)
         now = self._engine.clock.now_ms()
-        if overlap_s > 0:
-            await self._engine.db.write(
-                q.set_key_times, key_id, {"expires_at": now + overlap_s * 1000}
+        if old.revoked_at is not None or (
+            old.expires_at is not None and to_ms(old.expires_at) <= now
+        ):
+            raise Conflict(
+                f"Key {key_id!r} is revoked or expired; issue a new one instead.",
+                details={"key_id": key_id},
             )
+        new = await self.issue(old.kind, old.app_id, old.name, actor=actor, replaces=key_id)
+        if overlap_s > 0:
+            ends = now + overlap_s * 1000
+            if old.expires_at is not None:
+                ends = min(ends, to_ms(old.expires_at))
+            values: dict[str, int | None] = {"expires_at": ends}
         else:
-            await self._engine.db.write(q.set_key_times, key_id, {"revoked_at": now})
+            values = {"revoked_at": now}
+        await self._engine.db.write(
+            _audited,
+            q.set_key_times,
+            (key_id, values),
+            now,
+            old.app_id,
+            actor,
+            "key.rotate",
+            key_id,
+            {"new_key_id": new.id, "overlap_s": overlap_s, **{k: v for k, v in values.items()}},
+        )
         return new
+
+
+def _audited(
+    conn: Connection,
+    change: Callable[..., Any],
+    args: tuple[Any, ...],
+    now: int,
+    app_id: str | None,
+    actor: str,
+    action: str,
+    target: str | None,
+    details: Mapping[str, Any],
+) -> Any:
+    """Run ``change(conn, *args)`` and record it in the audit log, in one transaction."""
+    result = change(conn, *args)
+    record_audit(
+        conn, now=now, app_id=app_id, actor=actor, action=action, target=target, details=details
+    )
+    return result

@@ -19,9 +19,12 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection
 
+from sessionhub import crypto
 from sessionhub.clock import from_ms, to_ms
+from sessionhub.core import consent
 from sessionhub.core.attribution import campaign_params, own_hosts, page_path, start_attributes
 from sessionhub.core.pagination import check_limit, decode_cursor, encode_cursor
+from sessionhub.core.personalization.profiles import absorb as absorb_profiles
 from sessionhub.core.session_rows import not_found
 from sessionhub.core.sessions import ENGAGEMENT_GAP_MS, effective_end, new_session_row
 from sessionhub.enrich.client import ClientInfo
@@ -73,6 +76,8 @@ class Prepared:
     properties: dict[str, Any]
     properties_json: str = "{}"
     seed: dict[str, Any] | None = None  # a new session's attributes, for sessionized events
+    # The properties as stored when encryption at rest is on (a sealed string), else None.
+    sealed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class Policy:
 
     settings: AppSettings
     historical: bool = False
+    gpc: bool = False  # the request sent Sec-GPC: 1 (an opt-out of sale/sharing)
 
 
 @dataclass(slots=True)
@@ -257,7 +263,20 @@ def ingest_batch(
     seen = q.existing_ids(conn, app_id, (p.id for p in batch))
     touched: dict[int, dict[str, Any]] = {}
     inserts: list[dict[str, Any]] = []
+    sealed: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (row, plain properties)
     outcomes: list[Outcome] = []
+    pairs = {
+        (states[p.session_id]["device_id"], states[p.session_id]["user_id"])
+        if p.session_id is not None
+        else (p.device_id, p.user_id)
+        for p in batch
+        if p.session_id is None or p.session_id in states
+    }
+    refused = (
+        set()
+        if policy.historical
+        else consent.refused_analytics(conn, app_id, settings.consent_mode, pairs)
+    )
 
     for event in sorted(batch, key=lambda p: (p.occurred_at, p.index)):
         outcome = Outcome(event.index)
@@ -275,7 +294,13 @@ def ingest_batch(
                     details={"session_id": event.session_id, "reason": reason},
                 )
                 continue
+            if (state["device_id"], state["user_id"]) in refused:
+                outcome.error = consent.no_analytics()
+                continue
         else:
+            if (event.device_id, event.user_id) in refused:
+                outcome.error = consent.no_analytics()
+                continue
             key = ("d", event.device_id) if event.device_id else ("u", event.user_id or "")
             if key not in current:
                 found = sq.latest_running(
@@ -305,10 +330,20 @@ def ingest_batch(
             continue
         seen.add(event.id)
         inserts.append(_apply(state, event, now))
+        if event.sealed is not None:
+            sealed.append((inserts[-1], event.properties))
         touched[state["sid"]] = state
 
     q.insert_events(conn, inserts)
     q.write_counters(conn, [_counters(state) for state in touched.values()])
+    # Profiles learn from the properties as sent, not as stored (sealed when encrypting).
+    plain = inserts
+    if sealed:
+        opened = {id(row): props for row, props in sealed}
+        plain = [{**r, "properties": opened[id(r)]} if id(r) in opened else r for r in inserts]
+    absorb_profiles(conn, app_id, plain, states, settings, now)
+    if policy.gpc:
+        consent.record_gpc(conn, app_id, pairs, now)
     return sorted(outcomes, key=lambda o: o.index)
 
 
@@ -369,7 +404,7 @@ def _apply(state: dict[str, Any], event: Prepared, now: int) -> dict[str, Any]:
         "path": event.path,
         "title": event.title,
         "referrer": event.referrer,
-        "properties": event.properties,
+        "properties": event.properties if event.sealed is None else event.sealed,
         "properties_json": event.properties_json,
         "since_prev_ms": since,
     }
@@ -394,7 +429,7 @@ def event_model(row: Any, session_id: str) -> Event:
         path=row["path"],
         title=row["title"],
         referrer=row["referrer"],
-        properties=row["properties"],
+        properties=crypto.open_json(row["properties"], "events.properties"),
         seconds_since_previous=since / 1000 if since is not None else None,
     )
 
@@ -418,6 +453,14 @@ class Events:
         settings = await engine.apps.settings(app_id)
         now = engine.clock.now_ms()
         client = client or ClientInfo()
+        if settings.honor_dnt and client.dnt:
+            refusal = consent.no_analytics("do_not_track")
+            return IngestResult(
+                accepted=0,
+                duplicates=0,
+                rejected=[_rejection(i, refusal) for i in range(len(raw_events))],
+                sessions=[],
+            )
         hosts = own_hosts(settings.allowed_origins)
         rejected: list[RejectedEvent] = []
         batch: list[Prepared] = []
@@ -432,8 +475,15 @@ class Events:
             if event.session_id is None:
                 event.seed = start_attributes(event.url, event.referrer, client, engine.geo, hosts)
             batch.append(event)
+        sealer = engine.encryption.sealer
+        if sealer is not None:
+            for event in batch:
+                event.sealed = sealer.seal_text(event.properties_json, "events.properties")
+                event.properties_json = orjson.dumps(event.sealed).decode()
         outcomes = (
-            await engine.db.write(ingest_batch, app_id, batch, Policy(settings), now)
+            await engine.db.write(
+                ingest_batch, app_id, batch, Policy(settings, gpc=client.gpc), now
+            )
             if batch
             else []
         )

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from sessionhub.clock import from_ms, iso
+from sessionhub.core import consent
 from sessionhub.core.attribution import own_hosts, start_attributes
 from sessionhub.core.merge_patch import merge_patch
 from sessionhub.core.pagination import check_limit, decode_cursor, encode_cursor
+from sessionhub.core.personalization.profiles import merge_on_identify as merge_profiles
 from sessionhub.core.session_rows import check_json_size, not_found
 from sessionhub.enrich.client import ClientInfo
 from sessionhub.errors import (
@@ -41,6 +43,7 @@ from sessionhub.models import (
     SessionUpdate,
     Validation,
 )
+from sessionhub.models.privacy import ConsentMode
 from sessionhub.storage import sessions as q
 from sessionhub.storage.dialect import lock_key
 from sessionhub.storage.prepared import Row
@@ -281,9 +284,16 @@ def _delete(conn: Connection, app_id: str, session_id: str, now: int) -> None:
     q.mark_deleted(conn, row["sid"], now)
 
 
-def _identify(conn: Connection, app_id: str, req: Identify, now: int) -> tuple[int, Row | None]:
-    q.link_device(conn, app_id, req.device_id, req.user_id, now)
-    linked = q.claim_device_sessions(conn, app_id, req.device_id, req.user_id)
+def _identify(
+    conn: Connection, app_id: str, req: Identify, now: int, mode: ConsentMode = "opt_out"
+) -> tuple[int, Row | None]:
+    linked = 0
+    # Linking devices to a user is the ``fingerprinting`` purpose: without it the session
+    # still gets its user, but no device is tied to them.
+    if consent.may_link(conn, app_id, mode, req.device_id, req.user_id):
+        q.link_device(conn, app_id, req.device_id, req.user_id, now)
+        linked = q.claim_device_sessions(conn, app_id, req.device_id, req.user_id)
+        merge_profiles(conn, app_id, req.device_id, req.user_id, now)
     if req.session_id is None:
         return linked, None
     row = q.get_for_update(conn, app_id, req.session_id)
@@ -345,6 +355,8 @@ class Sessions:
         )
         if not created and effective_end(stored, now) is not None:
             raise _ended_error(stored["id"], stored, now)
+        if client is not None and client.gpc:
+            await self._engine.consent.gpc(app_id, stored["device_id"], stored["user_id"])
         return to_model(stored, now), created
 
     async def get(self, app_id: str, session_id: str) -> Session:
@@ -413,7 +425,8 @@ class Sessions:
     async def identify(self, app_id: str, req: Identify) -> Identified:
         """Link a device to a user: the device's sessions join the user's history."""
         now = self._clock.now_ms()
-        linked, row = await self._db.write(_identify, app_id, req, now)
+        mode = (await self._engine.apps.settings(app_id)).consent_mode
+        linked, row = await self._db.write(_identify, app_id, req, now, mode)
         return Identified(
             device_id=req.device_id,
             user_id=req.user_id,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, RowMapping
 
+from sessionhub import crypto
 from sessionhub.clock import from_ms
 from sessionhub.core.session_rows import check_json_size, existing_session, locked_session
 from sessionhub.errors import Conflict, InvalidInput, NotFound
@@ -28,7 +29,7 @@ def entry_model(row: Mapping[Any, Any]) -> StateEntry:
     return StateEntry(
         scope=row["scope"],
         key=row["key"],
-        value=row["value"]["v"],
+        value=crypto.open_json(row["value"], "state.value")["v"],
         expires_at=from_ms(row["expires_at"]) if row["expires_at"] is not None else None,
         updated_at=from_ms(row["updated_at"]),
     )
@@ -109,9 +110,7 @@ def _put(
         "scope": scope,
         "owner": owner,
         "key": key,
-        # Wrapped in an object: SQLite gives a column declared JSON numeric affinity, so a
-        # bare number stored as JSON text would come back as a number, not JSON.
-        "value": {"v": value},
+        "value": value,
         "session_sid": sid,
         "expires_at": expires_at,
         "updated_at": now,
@@ -146,6 +145,7 @@ class State:
     def __init__(self, engine: Engine):
         self._db = engine.db
         self._clock = engine.clock
+        self._encryption = engine.encryption
 
     async def get(
         self,
@@ -185,8 +185,15 @@ class State:
         check_json_size(req.value, "value", MAX_VALUE_BYTES)
         now = self._clock.now_ms()
         expires = now + req.ttl_s * 1000 if req.ttl_s is not None else None
+        # Wrapped in an object: SQLite gives a column declared JSON numeric affinity, so a
+        # bare number stored as JSON text would come back as a number, not JSON. Sealed
+        # (a string) when encryption at rest is on.
+        stored: Any = {"v": req.value}
+        sealer = self._encryption.sealer
+        if sealer is not None:
+            stored = sealer.seal_json(stored, "state.value")
         row = await self._db.write(
-            _put, app_id, scope, key, session_id, user_id, req.value, expires, now
+            _put, app_id, scope, key, session_id, user_id, stored, expires, now
         )
         return entry_model(row)
 

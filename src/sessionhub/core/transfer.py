@@ -306,6 +306,10 @@ async def import_lines(
             elif kind == "event":
                 row = event_row(app_id, record)
                 row["_session_id"] = record["session_id"]
+                if engine.encryption.sealer is not None:
+                    row["properties"] = engine.encryption.sealer.seal_json(
+                        row["properties"], "events.properties"
+                    )
                 chunk.events.append((number, row))
             else:
                 raise InvalidInput('record must be "session" or "event".')

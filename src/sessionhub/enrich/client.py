@@ -20,6 +20,8 @@ class ClientInfo:
     ip: str | None = None
     user_agent: str | None = None
     country: str | None = None  # from a trusted CDN header, wins over the IP lookup
+    gpc: bool = False  # Sec-GPC: 1, an opt-out of sale and sharing (core/consent.py)
+    dnt: bool = False  # DNT: 1, honoured when the app says so
 
 
 def parse_networks(spec: str) -> tuple[Network, ...]:
@@ -59,4 +61,10 @@ def client_info(
             value = headers.get(country_header.lower(), "").strip().upper()
             if len(value) == 2 and value.isalpha() and value != "XX":
                 country = value
-    return ClientInfo(ip=ip, user_agent=headers.get("user-agent"), country=country)
+    return ClientInfo(
+        ip=ip,
+        user_agent=headers.get("user-agent"),
+        country=country,
+        gpc=headers.get("sec-gpc", "").strip() == "1",
+        dnt=headers.get("dnt", "").strip() == "1",
+    )

@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse as parse_rate
 from pydantic import (
+    AfterValidator,
     Field,
     SerializerFunctionWrapHandler,
     StringConstraints,
@@ -18,9 +20,58 @@ from pydantic import (
 from sessionhub.models.analytics import AnalyticsSettings
 from sessionhub.models.common import Input, Output, Seconds, SessionKind, ShortText, Url
 from sessionhub.models.memory import StopwordLanguage
+from sessionhub.models.privacy import ConsentMode, RetentionSettings
 
 KeyKind = Literal["publishable", "secret", "admin"]
 LimitBehaviour = Literal["deny", "evict_oldest"]
+
+
+def _rate(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        item = parse_rate(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a rate like '600/minute' or '10 per second'") from exc
+    if not 1 <= item.amount <= 10**9:
+        raise ValueError(f"{value!r}: the number of requests must be from 1 to 10^9")
+    if item.get_expiry() > 31 * 86400:
+        raise ValueError(f"{value!r}: the window may be at most 31 days")
+    return value
+
+
+# A rate in the ``limits`` notation: "600/minute", "10 per second", "5000/hour"; null = no limit.
+Rate = Annotated[str, StringConstraints(max_length=50), AfterValidator(_rate)]
+
+
+class RateLimitSettings(Input):
+    """An app's rate limits (see docs/security.md); ``null`` turns one off.
+
+    Every request counts against its key's limit; requests with a publishable key (browser
+    traffic) also against their client IP's and their session's.
+    """
+
+    per_key: Rate | None = Field(default="600000/minute", description="Requests per key.")
+    per_ip: Rate | None = Field(
+        default="3000/minute", description="Publishable-key requests per client IP."
+    )
+    per_session: Rate | None = Field(
+        default="600/minute", description="Publishable-key requests naming one session."
+    )
+    unknown_sessions_per_key: Rate | None = Field(
+        default="6000/minute",
+        description="Lookups of sessions that do not exist per key before it is a suspect.",
+    )
+    unknown_sessions_per_ip: Rate | None = Field(
+        default="60/minute",
+        description="Publishable-key lookups of unknown sessions per client IP before it is a suspect.",
+    )
+    suspect: Rate | None = Field(
+        default="60/minute", description="The limit for a suspect key or client IP."
+    )
+    suspect_for_s: Annotated[int, Field(ge=1, le=7 * 86400)] = Field(
+        default=900, description="How long a key or client IP stays a suspect."
+    )
 
 
 class KindLimits(Input):
@@ -78,6 +129,25 @@ class AppSettings(Input):
     analytics: AnalyticsSettings = Field(
         default_factory=AnalyticsSettings,
         description="Bounce rule, conversion events and user-pattern thresholds.",
+    )
+    consent_mode: ConsentMode = Field(
+        default="opt_out",
+        description="opt_out: tracked until the person opts out; required: no events before analytics consent.",
+    )
+    honor_dnt: bool = Field(
+        default=False, description="Drop events from requests that send the DNT: 1 header."
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="Days raw events, messages and ended sessions are kept (rollups stay).",
+    )
+    rate_limits: RateLimitSettings = Field(
+        default_factory=RateLimitSettings,
+        description="Requests allowed per key, client IP and session (429 above).",
+    )
+    allow_secret_keys_from_browsers: bool = Field(
+        default=False,
+        description="Accept secret keys on requests with an Origin header (from a web page).",
     )
 
     @field_validator("timezone")
@@ -144,7 +214,8 @@ class KeyCreate(Input):
 
 class KeyRotate(Input):
     overlap_s: Annotated[int, Field(ge=0, le=30 * 86400)] = Field(
-        default=0, description="How long the old key keeps working after rotation."
+        default=86_400,
+        description="Seconds the old key keeps working after rotation (default a day; 0: it stops at once).",
     )
 
 

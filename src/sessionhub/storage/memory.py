@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import (
@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from sessionhub import crypto
 from sessionhub.storage.prepared import Prepared, Row
 from sessionhub.storage.schema import (
     cart_items,
@@ -49,6 +50,14 @@ rc = response_cache.c
 rs = response_cache_stats.c
 sh = shares.c
 s = sessions.c
+R = TypeVar("R")
+
+
+def _opened(rows: list[R]) -> list[R]:
+    """Message rows with their content decrypted (as they are when no key is loaded)."""
+    if not crypto.KEYS:  # encryption at rest off: one check, nothing else
+        return rows
+    return cast(list[R], crypto.open_rows(rows, "content", "messages.content"))  # type: ignore[arg-type]
 
 
 def _upsert(conn: Connection, table: Any) -> Any:
@@ -187,7 +196,7 @@ def by_client_ids(conn: Connection, sid: int, client_ids: Sequence[str]) -> dict
     if not client_ids:
         return {}
     query = select(*MESSAGE).where(m.session_sid == sid, m.client_id.in_(list(client_ids)))
-    return {row["client_id"]: row for row in conn.execute(query).mappings()}
+    return {row["client_id"]: row for row in _opened(list(conn.execute(query).mappings()))}
 
 
 def last_messages(
@@ -198,7 +207,7 @@ def last_messages(
     if before is not None:
         where.append(m.seq < before)
     query = select(*MESSAGE).where(*where).order_by(m.seq.desc()).limit(limit)
-    return list(conn.execute(query).mappings())
+    return _opened(list(conn.execute(query).mappings()))
 
 
 def _history_page(backward: bool, limited: bool = True) -> Prepared:
@@ -250,7 +259,7 @@ def history_page(
     default = _NO_EDGE if backward else 0
     if conn.dialect.name == "sqlite":
         args = (app_id, session_id, now, default if edge is None else edge)
-        return _sqlite_page(conn, backward, (*args, -1 if limit is None else limit))
+        return _opened(_sqlite_page(conn, backward, (*args, -1 if limit is None else limit)))
     if limit is None and not backward:
         query = _WHOLE_HISTORY
     else:
@@ -262,7 +271,7 @@ def history_page(
         "p_edge": default if edge is None else edge,
         "p_limit": _NO_EDGE if limit is None else limit,
     }
-    return query.all(conn, params)
+    return _opened(query.all(conn, params))
 
 
 _SQLITE_PAGE = (
@@ -318,12 +327,12 @@ def first_messages(
     if roles is not None:
         where.append(m.role.in_(list(roles)))
     query = select(messages).where(*where).order_by(m.seq).limit(limit)
-    return list(conn.execute(query).mappings())
+    return _opened(list(conn.execute(query).mappings()))
 
 
 def system_messages(conn: Connection, sid: int) -> list[RowMapping]:
     query = select(*MESSAGE).where(m.session_sid == sid, m.role == "system")
-    return list(conn.execute(query.order_by(m.seq)).mappings())
+    return _opened(list(conn.execute(query.order_by(m.seq)).mappings()))
 
 
 def newest_non_system(
@@ -333,7 +342,7 @@ def newest_non_system(
     if before is not None:
         where.append(m.seq < before)
     query = select(*MESSAGE).where(*where).order_by(m.seq.desc()).limit(limit)
-    return list(conn.execute(query).mappings())
+    return _opened(list(conn.execute(query).mappings()))
 
 
 def count_by_role(conn: Connection, sid: int) -> dict[str, int]:
@@ -349,7 +358,10 @@ def user_contents(conn: Connection, sid: int, limit: int) -> list[str]:
         .order_by(m.seq.desc())
         .limit(limit)
     )
-    return list(conn.execute(query).scalars())
+    contents = list(conn.execute(query).scalars())
+    if crypto.KEYS:
+        return [crypto.open_text(text, "messages.content") for text in contents]
+    return contents
 
 
 def delete_message(conn: Connection, seq: int) -> None:
@@ -395,7 +407,7 @@ def history_summary(conn: Connection, sid: int) -> tuple[int, int]:
 
 
 def message_at(conn: Connection, seq: int) -> RowMapping:
-    return conn.execute(select(messages).where(m.seq == seq)).mappings().one()
+    return _opened([conn.execute(select(messages).where(m.seq == seq)).mappings().one()])[0]
 
 
 # -- cart -----------------------------------------------------------------------------------

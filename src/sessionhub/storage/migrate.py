@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from sessionhub.errors import StorageError
 from sessionhub.storage.database import normalize_url
+from sessionhub.storage.schema_work import include_object
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,5 +49,6 @@ async def upgrade_async(url: str, revision: str = "heads") -> None:
 
 
 def table_names(conn: Connection) -> list[str]:
-    """The tables that exist, for checks and tests."""
-    return sorted(inspect(conn).get_table_names())
+    """The tables of the schema that exist, for checks and tests (search indexes left out)."""
+    names = inspect(conn).get_table_names()
+    return sorted(name for name in names if include_object(None, name, "table", True, None))

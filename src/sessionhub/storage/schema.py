@@ -412,3 +412,13 @@ user_patterns = Table(
     Column("sessions", Integer, nullable=False),
     Column("computed_at", Millis, nullable=False),
 )
+
+# Later capabilities declare their tables in modules of their own, on this metadata; they
+# are imported here so that ``metadata`` always holds every table.
+from sessionhub.storage import (  # noqa: E402, F401
+    schema_audit,
+    schema_dashboard,
+    schema_personalization,
+    schema_privacy,
+    schema_work,
+)

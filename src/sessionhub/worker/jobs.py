@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sessionhub import metrics
+from sessionhub.core import retention
 from sessionhub.core.analytics import patterns, rollups
+from sessionhub.core.encryption import sweep_job
 from sessionhub.storage import memory as mq
 from sessionhub.storage import sessions as q
 
@@ -75,9 +77,23 @@ async def rollup_analytics(engine: Engine) -> int:
     return await rollups.refresh_all(engine)
 
 
+async def enforce_retention(engine: Engine) -> int:
+    """Remove raw events, messages and ended sessions past each app's retention (rollups
+    stay: this runs after them), then purge the removed sessions' rows."""
+    removed = await retention.enforce_all(engine)
+    if removed:
+        await purge_deleted_sessions(engine)
+    return removed
+
+
 async def refresh_user_patterns(engine: Engine) -> int:
     """Recompute the stored patterns of users active since the last run."""
     return await patterns.refresh_all(engine)
+
+
+async def snapshot_segments(engine: Engine) -> int:
+    """Record each segment's size once a day (app timezone), for its history."""
+    return await engine.personalization.segments.snapshot_all()
 
 
 JOBS: list[Job] = [
@@ -86,5 +102,9 @@ JOBS: list[Job] = [
     Job("expire_histories", expire_histories),
     Job("purge_expired_state", purge_expired_state),
     Job("rollup_analytics", rollup_analytics),
+    Job("enforce_retention", enforce_retention),
     Job("refresh_user_patterns", refresh_user_patterns),
+    Job("snapshot_segments", snapshot_segments),
+    # Rewrites values under old encryption keys; nothing to do unless a key was rotated.
+    Job("reencrypt", sweep_job),
 ]

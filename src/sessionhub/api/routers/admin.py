@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from sessionhub.api.auth import app_id_of, get_engine, secret_key
 from sessionhub.api.params import AdminCaller
 from sessionhub.api.responses import json_response
-from sessionhub.core.apps import Caller
+from sessionhub.core.apps import DEFAULT_OVERLAP_S, Caller
+from sessionhub.core.audit import actor_of
 from sessionhub.models import App, AppCreate, AppUpdate, IssuedKey, Key, KeyCreate, KeyRotate
 
 router = APIRouter(prefix="/v1", tags=["apps and keys"])
@@ -21,7 +22,8 @@ IdPath = Annotated[str, Path(max_length=40)]
 async def create_app(body: AppCreate, request: Request, caller: AdminCaller) -> Response:
     """Create an app (a tenant) with its settings."""
     return json_response(
-        await get_engine(request).apps.create(body.name, body.settings), status=201
+        await get_engine(request).apps.create(body.name, body.settings, actor=actor_of(caller)),
+        status=201,
     )
 
 
@@ -42,7 +44,9 @@ async def update_app(
 ) -> Response:
     """Rename the app or change some settings; timeouts apply to sessions started afterwards."""
     return json_response(
-        await get_engine(request).apps.update(app_id, name=body.name, settings=body.settings)
+        await get_engine(request).apps.update(
+            app_id, name=body.name, settings=body.settings, actor=actor_of(caller)
+        )
     )
 
 
@@ -55,7 +59,9 @@ async def own_app(request: Request, caller: Annotated[Caller, Depends(secret_key
 @router.post("/keys", response_model=IssuedKey, status_code=201)
 async def create_key(body: KeyCreate, request: Request, caller: AdminCaller) -> Response:
     """Issue a key. The token is in this response only; store it now."""
-    key = await get_engine(request).keys.issue(body.kind, body.app_id, body.name)
+    key = await get_engine(request).keys.issue(
+        body.kind, body.app_id, body.name, actor=actor_of(caller)
+    )
     return json_response(key, status=201)
 
 
@@ -74,12 +80,14 @@ async def list_keys(
 async def rotate_key(
     key_id: IdPath, request: Request, caller: AdminCaller, body: KeyRotate | None = None
 ) -> Response:
-    """Issue a replacement; the old key stops now, or after ``overlap_s`` seconds."""
-    overlap = body.overlap_s if body else 0
-    return json_response(await get_engine(request).keys.rotate(key_id, overlap))
+    """Issue a replacement; the old key keeps working ``overlap_s`` seconds (default a day; 0: stops now)."""
+    overlap = body.overlap_s if body else DEFAULT_OVERLAP_S
+    return json_response(
+        await get_engine(request).keys.rotate(key_id, overlap, actor=actor_of(caller))
+    )
 
 
 @router.post("/keys/{key_id}/revoke", response_model=Key)
 async def revoke_key(key_id: IdPath, request: Request, caller: AdminCaller) -> Response:
     """Stop the key working at once."""
-    return json_response(await get_engine(request).keys.revoke(key_id))
+    return json_response(await get_engine(request).keys.revoke(key_id, actor=actor_of(caller)))

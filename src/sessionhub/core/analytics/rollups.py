@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sessionhub.core.analytics import calendar as cal
 from sessionhub.core.analytics.query import base_scope, settings_key
+from sessionhub.core.retention import intact_from
 from sessionhub.storage.analytics import queries as aq
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ async def refresh(engine: Engine, app_id: str, *, full: bool = False) -> int:
         window = math.ceil(settings.late_event_window_s / 86400) + 1
         unsealed = [day for day, entry in known.items() if not entry[2]]
         lo_day = min([today - window, *unsealed])
+    horizon = intact_from(settings, zone, now)
+    if horizon is not None:
+        # Retention removed raw data before this day: its rollups are all that is left.
+        lo_day = max(lo_day, horizon)
     changed = 0
     if lo_day < today:
         lo, hi = cal.day_start(zone, lo_day), cal.day_start(zone, today)

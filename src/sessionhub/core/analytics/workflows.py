@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from sessionhub import crypto
 from sessionhub.clock import iso
 from sessionhub.core.analytics.query import base_scope, resolve_range, validated
 from sessionhub.core.session_rows import not_found
@@ -42,7 +43,7 @@ def match(rows: list[dict[str, Any]]) -> tuple[dict[str, list[int]], list[dict[s
     abandoned: list[dict[str, Any]] = []
     open_starts: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for row in rows:
-        name = workflow_name(row["properties"])
+        name = workflow_name(crypto.open_json(row["properties"], "events.properties"))
         counts = stats.setdefault(name, [0, 0, 0])
         key = (row["session_sid"], name)
         if row["name"] == "workflow_start":

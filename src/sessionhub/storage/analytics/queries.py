@@ -219,7 +219,12 @@ def medians(conn: Connection, scope: Scope, dimensions: Sequence[str]) -> dict[K
     query = select(*rkeys, func.avg(ranked.c.dur)).where(middle)
     if rkeys:
         query = query.group_by(*rkeys)
-    return {tuple(row)[:-1]: float(tuple(row)[-1]) for row in conn.execute(query)}
+    # Without groups, no sessions still give one row: avg() over nothing is NULL.
+    return {
+        tuple(row)[:-1]: float(tuple(row)[-1])
+        for row in conn.execute(query)
+        if tuple(row)[-1] is not None
+    }
 
 
 def first_start(conn: Connection, app_id: str) -> int | None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from sessionhub.storage.database import sqlite_engine
 from sessionhub.storage.schema import metadata
+from sessionhub.storage.schema_work import include_object
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or ""
@@ -21,6 +22,7 @@ def _run(conn: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=conn.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
