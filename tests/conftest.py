@@ -120,7 +120,17 @@ def _truncate_pg(url: str) -> None:
         conn = await asyncpg.connect(url)
         try:
             names = ", ".join(t.name for t in metadata.sorted_tables)
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            # A connection of the previous test (a server thread, a stream) may still be
+            # finishing a write: TRUNCATE then deadlocks with it, and PostgreSQL picks one to
+            # abort. Trying again once it is gone is all it takes.
+            for attempt in range(5):
+                try:
+                    await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                    return
+                except asyncpg.DeadlockDetectedError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
         finally:
             await conn.close()
 

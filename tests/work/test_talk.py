@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from sessionhub import Engine, Settings
 from sessionhub.core.work.comments import mentions_in
+from sessionhub.worker import Worker
+from tests.conftest import Keys
 from tests.work.conftest import Call, new_session
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -100,6 +103,30 @@ async def test_a_file_is_uploaded_downloaded_and_removed(call: Call, settings: S
     assert [("file", len(PNG))] == [(a["kind"], a["size"]) for a in listed]
     assert 204 == (await call("DELETE", f"{base}/{attachment['id']}")).status_code
     assert [] == [p for p in stored.rglob("*") if p.is_file()]
+
+
+async def test_the_worker_sweeps_files_of_sessions_deleted_elsewhere(
+    call: Call, settings: Settings, engine: Engine, keys: Keys
+) -> None:
+    """Deleting a work session through /v1/sessions leaves its file until the sweep; a kept one stays."""
+    gone, kept = await new_session(call), await new_session(call)
+    for work in (gone, kept):
+        uploaded = await call(
+            "POST",
+            f"/v1/work/sessions/{work['id']}/attachments",
+            params={"name": "shot.png"},
+            content=PNG,
+            headers={"content-type": "image/png"},
+        )
+        assert 201 == uploaded.status_code, uploaded.text
+    await engine.sessions.delete(keys.app_id, gone["id"])
+    await Worker(engine).run_once()
+    files = [p for p in (Path(settings.data_dir) / "attachments").rglob("*") if p.is_file()]
+    for path in files:  # old enough for the sweep: their rows had long committed
+        os.utime(path, (0, 0))
+    removed = await engine.work.attachments.sweep(force=True)
+    left = [p for p in files if p.exists()]
+    assert (2, 1, 1) == (len(files), removed, len(left))
 
 
 async def test_a_mislabelled_or_unlisted_file_is_refused(call: Call) -> None:

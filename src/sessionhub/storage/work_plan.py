@@ -237,6 +237,17 @@ def history_details(conn: Connection, sids: list[int]) -> tuple[list[Row], list[
     return [dict(r) for r in goal_rows], [dict(r) for r in blocker_rows]
 
 
+def stored_attachment_ids(conn: Connection, ids: list[str]) -> set[str]:
+    """Which of ``ids`` still have their attachment row (ids are unique across apps)."""
+    a = work_attachments.c
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(a.id).where(a.id.in_(chunk))
+        found.update(conn.execute(query).scalars())
+    return found
+
+
 def attachment_ids(conn: Connection, sid: int) -> list[str]:
     a = work_attachments.c
     query = select(a.id).where(a.session_sid == sid, a.kind == "file")

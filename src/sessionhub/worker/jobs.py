@@ -91,6 +91,11 @@ async def refresh_user_patterns(engine: Engine) -> int:
     return await patterns.refresh_all(engine)
 
 
+async def sweep_attachment_files(engine: Engine) -> int:
+    """Remove work-session attachment files whose rows were deleted with their session."""
+    return await engine.work.attachments.sweep()
+
+
 async def snapshot_segments(engine: Engine) -> int:
     """Record each segment's size once a day (app timezone), for its history."""
     return await engine.personalization.segments.snapshot_all()
@@ -105,6 +110,7 @@ JOBS: list[Job] = [
     Job("enforce_retention", enforce_retention),
     Job("refresh_user_patterns", refresh_user_patterns),
     Job("snapshot_segments", snapshot_segments),
+    Job("sweep_attachment_files", sweep_attachment_files),
     # Rewrites values under old encryption keys; nothing to do unless a key was rotated.
     Job("reencrypt", sweep_job),
 ]

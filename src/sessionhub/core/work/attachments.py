@@ -8,6 +8,7 @@ import builtins
 import contextlib
 import hashlib
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,11 +115,15 @@ def _remove(conn: Connection, app_id: str, session_id: str, actor: str, attachme
     return row
 
 
+SWEEP_EVERY_S = 600.0
+
+
 class AttachmentsPart(Part):
     def __init__(self, engine: Engine):
         super().__init__(engine)
         settings = engine.settings
         self.root = Path(settings.data_dir) / "attachments"
+        self._swept_at = -SWEEP_EVERY_S
         self.max_bytes = settings.work_attachment_max_bytes
         self.allowed = frozenset(
             t.strip().lower() for t in settings.work_attachment_types.split(",") if t.strip()
@@ -216,6 +221,38 @@ class AttachmentsPart(Part):
         row = await self._db.write(_remove, app_id, session_id, actor, attachment_id)
         if row["kind"] == "file":
             self.remove_files(app_id, [attachment_id])
+
+    async def sweep(self, older_than_s: float = 3600.0, *, force: bool = False) -> int:
+        """Remove files whose attachment row is gone; return how many.
+
+        Deleting a session through /v1/sessions, erasing a user or the purge job drop the
+        rows without knowing of the files; this finds them. A file younger than
+        ``older_than_s`` is left alone: its row may not have committed yet. The worker
+        calls this every round; it looks at the files at most every ten minutes.
+        """
+        if not force and time.monotonic() - self._swept_at < SWEEP_EVERY_S:
+            return 0
+        self._swept_at = time.monotonic()
+        if not self.root.is_dir():
+            return 0
+        # File times are the file system's, so the wall clock (not the engine's) compares.
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for folder in self.root.iterdir():
+            files = {
+                path.name: path
+                for path in folder.iterdir()
+                if path.is_file() and path.suffix != ".part" and path.stat().st_mtime < cutoff
+            }
+            if not files:
+                continue
+            kept = await self._db.read(pq.stored_attachment_ids, sorted(files))
+            for name, path in files.items():
+                if name not in kept:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                        removed += 1
+        return removed
 
     def remove_files(self, app_id: str, attachment_ids: builtins.list[str]) -> None:
         for attachment_id in attachment_ids:
