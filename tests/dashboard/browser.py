@@ -9,9 +9,6 @@ API on both backends in test_numbers.py).
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import threading
 import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -20,32 +17,18 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 
 from sessionhub import Engine, FakeClock, Settings
 from sessionhub.api import create_app
 from sessionhub.cli_demo import fill
 from sessionhub.models import AppSettings
-from tests.servers import free_port
+from tests.chromium import DESKTOP_UA, launch, require_chromium
+from tests.servers import serve_in_thread
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = os.environ.get("SESSIONHUB_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-DESKTOP_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 DAY_MS = 86_400_000
 T = TypeVar("T")
 
@@ -85,19 +68,6 @@ def start_server(data: Path) -> Iterator[Live]:
         rate_limits=False,
     )
     engine = Engine(settings, clock=clock)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(engine, run_worker=False), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),))
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the server did not start")
-        time.sleep(0.02)
 
     async def setup() -> tuple[str, str, str, str]:
         app = await engine.apps.create("shop", AppSettings(history_ttl_s=None))
@@ -108,34 +78,16 @@ def start_server(data: Path) -> Iterator[Live]:
         await fill(engine, app.id, clock, days=7, visits_per_day=25, seed=5)
         return app.id, sk.token, pk.token, ak.token
 
-    live = Live(f"http://127.0.0.1:{port}", engine, clock, loop, "", "", "", "")
-    try:
+    with serve_in_thread(create_app(engine, run_worker=False)) as (url, loop):
+        live = Live(url, engine, clock, loop, "", "", "", "")
         live.app_id, live.secret, live.publishable, live.admin = live.call(setup())
         yield live
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        loop.close()
 
 
 def start_chromium() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        yield from _launch(playwright)
-
-
-def _launch(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-    )
-    try:
+    require_chromium()
+    with sync_playwright() as playwright, launch(playwright) as browser:
         yield browser
-    finally:
-        browser.close()
 
 
 def sign_in(page: Page, live: Live, key: str) -> None:

@@ -11,52 +11,27 @@ together with the browser's (Playwright's clock API) instead of waiting.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 
 from sessionhub import Engine, FakeClock, Settings
 from sessionhub.api import create_app
 from sessionhub.models import AppSettings
+from tests.chromium import DESKTOP_UA, launch, require_chromium
+from tests.servers import free_port, serve_in_thread
 
 if TYPE_CHECKING:  # imported when a browser test runs: the API tests here don't need it
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
-CHROMIUM = os.environ.get("SESSIONHUB_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-# A desktop Chrome: HeadlessChrome's own user agent is classified as a bot.
-DESKTOP_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -88,25 +63,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         rate_limits=False,
     )
     engine = Engine(settings, clock=clock)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(engine, run_worker=False), host="127.0.0.1", port=port, log_level="warning"
-    )
-    uvicorn_server = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(uvicorn_server.serve(),))
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uvicorn_server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the API server did not start")
-        time.sleep(0.02)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", engine, clock, loop)
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=30)
-        loop.close()
+    with serve_in_thread(create_app(engine, run_worker=False)) as (url, loop):
+        yield LiveServer(url, engine, clock, loop)
 
 
 @dataclass
@@ -152,24 +110,15 @@ def site() -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM} (scripts/test installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     with sync_api.sync_playwright() as pw:
         yield pw
 
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-    )
-    try:
+    with launch(playwright) as browser:
         yield browser
-    finally:
-        browser.close()
 
 
 @dataclass

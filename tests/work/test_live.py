@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from sessionhub import Engine
 from sessionhub.api import create_app
 from sessionhub.core.live import LiveBus
 from tests.conftest import Keys
+from tests.servers import free_port
 from tests.work.conftest import as_user
 
 
@@ -53,17 +53,10 @@ async def test_two_buses_on_one_redis_share_events(redis_url: str) -> None:
         await listener.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def served(engine: Engine) -> AsyncIterator[str]:
     """The API served by uvicorn on a free local port, in this event loop."""
-    port = _free_port()
+    port = free_port()
     app = create_app(engine, run_worker=False, manage_engine=False)
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())

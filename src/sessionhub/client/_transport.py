@@ -118,6 +118,29 @@ def _retryable(method: str, status: int | None, error: Exception | None) -> bool
     return status in RETRY_STATUSES
 
 
+def _wait_or_raise(
+    retry: Retry,
+    attempt: int,
+    request: httpx.Request,
+    outcome: httpx.Response | httpx.TransportError,
+) -> float | None:
+    """What to do after try ``attempt``: None (a success: done), seconds to wait, or raise."""
+    method, path = request.method, request.url.path
+    last = attempt + 1 >= retry.attempts
+    if isinstance(outcome, httpx.TransportError):
+        if last or not _retryable(method, None, outcome):
+            raise errors.StorageError(
+                f"Sessionhub did not answer {method} {path}: {outcome}",
+                details={"reason": type(outcome).__name__},
+            ) from outcome
+        return retry.delay(attempt)
+    if outcome.is_success:
+        return None
+    if last or not _retryable(method, outcome.status_code, None):
+        raise error_from(outcome)
+    return retry.delay(attempt, outcome.headers.get("retry-after"))
+
+
 def _base_headers(key: str | None, headers: Mapping[str, str] | None) -> dict[str, str]:
     base = {"user-agent": USER_AGENT, "accept": "application/json"}
     if key:
@@ -164,26 +187,17 @@ class Transport:
             headers=_headers(headers, json is not None),
             content=payload,
         )
-        attempt = 0
-        while True:
+        for attempt in range(self.retry.attempts):
             try:
-                response = self.http.send(request)
+                response: httpx.Response | httpx.TransportError = self.http.send(request)
             except httpx.TransportError as exc:
-                if attempt + 1 >= self.retry.attempts or not _retryable(method, None, exc):
-                    raise errors.StorageError(
-                        f"Sessionhub did not answer {method} {path}: {exc}",
-                        details={"reason": type(exc).__name__},
-                    ) from exc
-                time.sleep(self.retry.delay(attempt))
-            else:
-                if response.is_success:
-                    return response
-                if attempt + 1 >= self.retry.attempts or not _retryable(
-                    method, response.status_code, None
-                ):
-                    raise error_from(response)
-                time.sleep(self.retry.delay(attempt, response.headers.get("retry-after")))
-            attempt += 1
+                response = exc
+            wait = _wait_or_raise(self.retry, attempt, request, response)
+            if wait is None:
+                assert isinstance(response, httpx.Response)
+                return response
+            time.sleep(wait)
+        raise AssertionError("unreachable: the last attempt raises")
 
     def _call(
         self,
@@ -264,26 +278,17 @@ class AsyncTransport:
             headers=_headers(headers, json is not None),
             content=payload,
         )
-        attempt = 0
-        while True:
+        for attempt in range(self.retry.attempts):
             try:
-                response = await self.http.send(request)
+                response: httpx.Response | httpx.TransportError = await self.http.send(request)
             except httpx.TransportError as exc:
-                if attempt + 1 >= self.retry.attempts or not _retryable(method, None, exc):
-                    raise errors.StorageError(
-                        f"Sessionhub did not answer {method} {path}: {exc}",
-                        details={"reason": type(exc).__name__},
-                    ) from exc
-                await asyncio.sleep(self.retry.delay(attempt))
-            else:
-                if response.is_success:
-                    return response
-                if attempt + 1 >= self.retry.attempts or not _retryable(
-                    method, response.status_code, None
-                ):
-                    raise error_from(response)
-                await asyncio.sleep(self.retry.delay(attempt, response.headers.get("retry-after")))
-            attempt += 1
+                response = exc
+            wait = _wait_or_raise(self.retry, attempt, request, response)
+            if wait is None:
+                assert isinstance(response, httpx.Response)
+                return response
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable: the last attempt raises")
 
     async def _call(
         self,

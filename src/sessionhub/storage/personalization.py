@@ -11,7 +11,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    false,
     func,
     insert,
     or_,
@@ -23,7 +22,6 @@ from sessionhub import crypto
 from sessionhub.storage.prepared import Prepared
 from sessionhub.storage.schema import events, sessions, user_patterns
 from sessionhub.storage.schema_personalization import personalization_settings, profiles
-from sessionhub.storage.schema_privacy import consent_records
 
 p = profiles.c
 e = events.c
@@ -34,15 +32,6 @@ PROFILE_COLUMNS = tuple(c.name for c in profiles.columns if c.name != "app_id")
 _VALUES = PROFILE_COLUMNS[2:]  # all but the key (app, kind, subject)
 
 # Ingestion runs these on every batch: compiled once, on the driver's cursor.
-_REFUSAL = Prepared(
-    select(consent_records.c.subject_id)
-    .where(
-        consent_records.c.app_id == bindparam("p_app"),
-        consent_records.c.purpose == bindparam("p_purpose"),
-        consent_records.c.granted == false(),
-    )
-    .limit(1)
-)
 _PROFILE = Prepared(
     select(profiles).where(
         p.app_id == bindparam("p_app"),
@@ -64,11 +53,6 @@ _UPDATE = Prepared(
     )
     .values({n: bindparam(f"v_{n}") for n in _VALUES})
 )
-
-
-def any_refusal(conn: Connection, app_id: str, purpose: str) -> bool:
-    """Whether anyone in the app refused ``purpose`` (one index probe: usually not)."""
-    return _REFUSAL.first(conn, {"p_app": app_id, "p_purpose": purpose}) is not None
 
 
 def get_config(conn: Connection, app_id: str) -> dict[str, Any] | None:

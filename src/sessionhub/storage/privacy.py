@@ -9,6 +9,7 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     and_,
+    bindparam,
     delete,
     false,
     func,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     update,
 )
 
+from sessionhub.storage.prepared import Prepared
 from sessionhub.storage.schema import device_links, events, messages, sessions
 from sessionhub.storage.schema_privacy import consent_log, consent_records, subject_requests
 
@@ -51,14 +53,19 @@ def records(
     return list(conn.execute(query.order_by(c.subject_kind, c.subject_id, c.purpose)).mappings())
 
 
+# On the ingest path (once per batch, for analytics and for profiles): compiled once.
+_REFUSAL = Prepared(
+    select(c.subject_id)
+    .where(
+        c.app_id == bindparam("p_app"), c.purpose == bindparam("p_purpose"), c.granted == false()
+    )
+    .limit(1)
+)
+
+
 def any_refusal(conn: Connection, app_id: str, purpose: str) -> bool:
     """Whether anyone in the app refused ``purpose`` (one index probe: the usual answer is no)."""
-    query = (
-        select(c.subject_id)
-        .where(c.app_id == app_id, c.purpose == purpose, c.granted == false())
-        .limit(1)
-    )
-    return conn.execute(query).first() is not None
+    return _REFUSAL.first(conn, {"p_app": app_id, "p_purpose": purpose}) is not None
 
 
 def linked_users(conn: Connection, app_id: str, devices: Iterable[str]) -> dict[str, str]:

@@ -75,7 +75,7 @@ def refused_personalization(
     the app's consent mode); in ``opt_out`` mode one index probe answers the usual case.
     """
     wanted = set(pairs)
-    if not wanted or (mode == "opt_out" and not q.any_refusal(conn, app_id, PURPOSE)):
+    if not wanted or (mode == "opt_out" and not pq.any_refusal(conn, app_id, PURPOSE)):
         return set()
     subjects: set[Subject] = set()
     for device, user in wanted:
