@@ -9,6 +9,12 @@ importable here, its column is measured by this script run there (``--store adk`
 Each store: append ``--messages`` messages one at a time, append them in batches of 100,
 read the last 20 ``--reads`` times, and load the full history. Sessionhub in-process also
 reads the last 20 at 100, 10,000 and 100,000 messages in the session (it must stay flat).
+The full load goes through the adapters' store (``EngineStore.last``: plain records, what
+an agent framework's adapter turns into its items, as the peers return theirs).
+
+Wall time on a shared machine swings with the other load, so each store also reports
+the CPU time of its process per operation (``cpu_us``), and ``cpu_ratio_to_fastest_peer``
+compares those (HTTP: the client's CPU only, the server is another process).
 
     scripts/bench memory        # or: .venv/bin/python bench/memory.py
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,10 +57,11 @@ def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else 0.0
 
 
-async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
-    started = time.perf_counter()
+async def timed_cpu(fn: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """Wall and CPU seconds (this process, all its threads) of ``fn``."""
+    started, cpu = time.perf_counter(), time.process_time()
     await fn()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 async def measure(
@@ -63,7 +71,7 @@ async def measure(
     load_all: Callable[[], Awaitable[int]],
     messages: int,
     reads: int,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """The four figures of one store; batches go to a second session of the same store."""
 
     async def singles() -> None:
@@ -78,18 +86,30 @@ async def measure(
         for _ in range(reads):
             await read_last20()
 
-    single_s = await timed(singles)
-    batch_s = await timed(batches)
-    read_s = await timed(read_many)
-    started = time.perf_counter()
-    loaded = await load_all()
-    full_ms = (time.perf_counter() - started) * 1000
+    loaded = 0
+
+    async def load() -> None:
+        nonlocal loaded
+        loaded = await load_all()
+
+    single_s, single_cpu = await timed_cpu(singles)
+    batch_s, batch_cpu = await timed_cpu(batches)
+    read_s, read_cpu = await timed_cpu(read_many)
+    full_s, full_cpu = await timed_cpu(load)
     assert loaded == messages, f"loaded {loaded} of {messages}"
     return {
         "append_single_per_s": rate(messages, single_s),
         "append_batch_per_s": rate(messages, batch_s),
         "read_last20_per_s": rate(reads, read_s),
-        "full_load_ms": round(full_ms, 2),
+        "full_load_ms": round(full_s * 1000, 2),
+        # CPU time of this process per operation: steadier than wall time on a shared
+        # machine (a server's own CPU is not in it: see sessionhub_http).
+        "cpu_us": {
+            "append_single": round(single_cpu / messages * 1e6, 1),
+            "append_batch_per_message": round(batch_cpu / messages * 1e6, 1),
+            "read_last20": round(read_cpu / reads * 1e6, 1),
+            "full_load": round(full_cpu * 1e6, 1),
+        },
     }
 
 
@@ -101,11 +121,14 @@ def messages_from(start: int, count: int) -> list[MessageIn]:
 def sessionhub_db() -> Iterator[tuple[str, Path]]:
     folder = Path(tempfile.mkdtemp(prefix="sessionhub-bench-memory-"))
     url = f"sqlite:///{folder / 'sessionhub.db'}"
-    upgrade(url)
-    yield url, folder
+    try:
+        upgrade(url)
+        yield url, folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-async def bench_inprocess(messages: int, reads: int) -> tuple[dict[str, float], dict[str, float]]:
+async def bench_inprocess(messages: int, reads: int) -> tuple[dict[str, Any], dict[str, float]]:
     with sessionhub_db() as (url, folder):
         settings = Settings(database_url=url, data_dir=folder, run_worker=False)
         async with Engine(settings) as engine:
@@ -127,6 +150,7 @@ async def bench_inprocess(messages: int, reads: int) -> tuple[dict[str, float], 
 
             figures = await measure(add_one, add_batch, read_last20, load_all, messages, reads)
             by_size: dict[str, float] = {}
+            by_size_cpu: dict[str, float] = {}
             for size in SIZES:
                 sid = f"size-{size}"
                 for start in range(0, size, 1000):
@@ -137,11 +161,14 @@ async def bench_inprocess(messages: int, reads: int) -> tuple[dict[str, float], 
                     for _ in range(reads):
                         await memory.last(app_id, sid, 20)
 
-                by_size[str(size)] = rate(reads, await timed(read_sized))
+                wall, cpu = await timed_cpu(read_sized)
+                by_size[str(size)] = rate(reads, wall)
+                by_size_cpu[str(size)] = round(cpu / reads * 1e6, 1)
+            figures["read_last20_by_size_cpu_us"] = by_size_cpu
             return figures, by_size
 
 
-async def bench_http(messages: int, reads: int, port: int) -> dict[str, float]:
+async def bench_http(messages: int, reads: int, port: int) -> dict[str, Any]:
     with sessionhub_db() as (url, folder):
         settings = Settings(database_url=url, data_dir=folder, run_worker=False)
         async with Engine(settings) as engine:
@@ -209,6 +236,7 @@ async def bench_openai_agents(messages: int, reads: int) -> dict[str, Any]:
     finally:
         single.close()
         batched.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 ADK_PYTHON = Path(__file__).resolve().parent.parent / ".venv-adk" / "bin" / "python"
@@ -269,6 +297,7 @@ async def bench_adk(messages: int, reads: int) -> dict[str, Any]:
         return await measure(add_one, add_batch, read_last20, load_all, messages, reads)
     finally:
         await service.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def with_ratios(stores: dict[str, dict[str, Any]]) -> None:
@@ -286,6 +315,11 @@ def with_ratios(stores: dict[str, dict[str, Any]]) -> None:
         fastest_load = min(peer["full_load_ms"] for peer in peers)
         ratios["full_load_ms"] = round(fastest_load / figures["full_load_ms"], 2)
         figures["ratio_to_fastest_peer"] = ratios
+        cpu_ratios: dict[str, float] = {}
+        for key, ours in figures["cpu_us"].items():
+            least = min(peer["cpu_us"][key] for peer in peers)
+            cpu_ratios[key] = round(least / ours, 2) if ours else 0.0
+        figures["cpu_ratio_to_fastest_peer"] = cpu_ratios
 
 
 async def run(options: argparse.Namespace) -> dict[str, Any]:

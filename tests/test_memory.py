@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
-from sessionhub import Engine, FakeClock, NotFound, SessionEnded
-from sessionhub.errors import InvalidInput
+import pytest
+from sqlalchemy import select
+
+from sessionhub import Engine, FakeClock, NotFound, SessionEnded, Settings
+from sessionhub.core.memory import NO_MESSAGES
+from sessionhub.crypto import new_key
+from sessionhub.errors import Conflict, InvalidInput
 from sessionhub.models import AppSettings, Budget, MessageIn, SessionCreate
+from sessionhub.storage.schema import messages
 from sessionhub.worker import Worker
 
 
@@ -288,3 +294,79 @@ async def test_deleted_session_memory_is_purged(engine: Engine, app_id: str) -> 
     await Worker(engine).run_once()
     await engine.memory.add(app_id, "c", msg("fresh"), create=True)
     assert ["fresh"] == await contents(engine, app_id, "c")
+
+
+async def test_expect_last_appends_only_onto_the_history_the_caller_saw(
+    engine: Engine, app_id: str
+) -> None:
+    """With expect_last, an append lands only when the newest message is the one expected;
+    otherwise it is a 409 stale_history and nothing is stored."""
+    memory = engine.memory
+    first = await memory.append(app_id, "c", [msg("one")], create=True, expect_last=NO_MESSAGES)
+    await memory.append(app_id, "c", [msg("two")], expect_last=first[0].id)
+    with pytest.raises(Conflict) as stale:
+        await memory.append(app_id, "c", [msg("late")], expect_last=first[0].id)
+    assert ("stale_history", ["one", "two"]) == (
+        stale.value.code,
+        await contents(engine, app_id, "c"),
+    )
+
+
+async def test_concurrent_appends_expecting_the_same_last_store_one(
+    engine: Engine, app_id: str
+) -> None:
+    """Several appends expecting the same newest message at once: exactly one is stored."""
+    first = await engine.memory.add(app_id, "c", msg("one"), create=True)
+    results = await asyncio.gather(
+        *(
+            engine.memory.append(app_id, "c", [msg(f"reply {i}")], expect_last=first.id)
+            for i in range(4)
+        ),
+        return_exceptions=True,
+    )
+    stored = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, Conflict) and r.code == "stale_history"]
+    assert (1, 3, 2) == (len(stored), len(refused), len(await contents(engine, app_id, "c")))
+
+
+async def test_records_read_the_newest_or_the_whole_history(engine: Engine, app_id: str) -> None:
+    """records() gives the newest N (or all) messages oldest first as plain tuples, with
+    decoded metadata; an unknown session is a 404."""
+    await engine.memory.append(
+        app_id, "c", [msg("a"), msg("b", metadata={"k": 1}), msg("c", "assistant")], create=True
+    )
+    newest = await engine.memory.records(app_id, "c", 2)
+    everything = await engine.memory.records(app_id, "c")
+    assert (
+        [("b", "user", {"k": 1}), ("c", "assistant", {})],
+        ["a", "b", "c"],
+    ) == (
+        [(r.content, r.role, r.metadata) for r in newest],
+        [r.content for r in everything],
+    )
+    with pytest.raises(NotFound):
+        await engine.memory.records(app_id, "nope")
+
+
+async def test_records_and_batches_are_sealed_at_rest_and_read_back_whole(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """With encryption at rest, batched and single appends store no plaintext, and records()
+    read the contents back as written."""
+    engine = await Engine(settings.replace(encryption_key=new_key()), clock=clock).start(
+        migrate=False
+    )
+    try:
+        app_id = (await engine.apps.create("sealed")).id
+        await engine.memory.append(app_id, "c", [msg("secret one"), msg("secret two")], create=True)
+        await engine.memory.add(app_id, "c", msg("secret three"))
+        stored = await engine.db.read(
+            lambda conn: list(conn.execute(select(messages.c.content)).scalars())
+        )
+        records = await engine.memory.records(app_id, "c")
+    finally:
+        await engine.close()
+    assert (False, ["secret one", "secret two", "secret three"]) == (
+        any("secret" in text for text in stored),
+        [r.content for r in records],
+    )

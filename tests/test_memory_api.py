@@ -232,3 +232,19 @@ async def test_share_link_is_public_and_transcript_only(api: httpx.AsyncClient, 
     ]
     await api.delete(f"{S}/shares/{share['id']}", headers=h)
     assert 404 == (await api.get(share["path"])).status_code
+
+
+async def test_batch_with_a_stale_expect_last_is_409(api: httpx.AsyncClient, keys: Keys) -> None:
+    """A batch whose expect_last is not the newest message is a 409 stale_history that
+    names both ids, and stores nothing."""
+    first = (await post_messages(api, keys.secret, "one")).json()["items"][0]["id"]
+    await post_messages(api, keys.secret, "two")
+    body = {"messages": [{"role": "user", "content": "late"}], "expect_last": first}
+    r = await api.post(f"{S}/messages/batch", json=body, headers=bearer(keys.secret))
+    listed = await api.get(f"{S}/messages", headers=bearer(keys.secret))
+    assert (409, "stale_history", first, ["one", "two"]) == (
+        r.status_code,
+        r.json()["error"]["code"],
+        r.json()["error"]["details"]["expected_last"],
+        [m["content"] for m in listed.json()["items"]],
+    )

@@ -10,6 +10,7 @@ data is written, so every record carries the time it would have had.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -24,16 +25,21 @@ from sessionhub.demo_data import (
     COUNTRIES,
     ENTRY_PAGES,
     ERRORS,
+    EXPERIMENT,
     NEXT,
+    PAGE_ITEMS,
     PAGES,
     PRODUCTS,
+    SEGMENTS,
     SITE,
     USER_AGENTS,
     WORK_TITLES,
 )
 from sessionhub.enrich.client import ClientInfo
+from sessionhub.errors import Conflict
 from sessionhub.models import AppSettings, Identify, MessageIn, SessionCreate
 from sessionhub.models.memory import CartItemIn
+from sessionhub.models.personalization import ExperimentIn, SegmentIn
 from sessionhub.models.privacy import ConsentIn
 
 DAY_MS = 86_400_000
@@ -132,6 +138,9 @@ class DemoData:
             }
             if first and referrer:
                 event["referrer"] = referrer
+            if path in PAGE_ITEMS:
+                item, category = PAGE_ITEMS[path]
+                event["properties"] = {"product_id": item, "category": category}
             events.append(event)
             first = False
             at += rng.randrange(4_000, 90_000)
@@ -213,6 +222,7 @@ async def _conversation(engine: Engine, app_id: str, data: DemoData, user_id: st
 async def _consent(engine: Engine, app_id: str, data: DemoData, visitor: Visitor) -> None:
     rng = data.rng
     purposes = {"analytics": rng.random() < 0.85, "marketing": rng.random() < 0.45}
+    purposes["personalization"] = purposes["analytics"]
     await engine.consent.set(
         app_id,
         ConsentIn(device_id=visitor.device_id, user_id=visitor.user_id, purposes=purposes),  # type: ignore[arg-type]
@@ -257,6 +267,23 @@ async def _work(engine: Engine, app_id: str, data: DemoData) -> int:
     return made
 
 
+async def _personalization(engine: Engine, app_id: str) -> None:
+    """The demo's segments and its running experiment (kept when the demo runs again)."""
+    for segment in SEGMENTS:
+        await engine.personalization.segments.put(app_id, SegmentIn.model_validate(segment))
+    with contextlib.suppress(Conflict):  # made by an earlier run
+        await engine.personalization.experiments.create(
+            app_id, ExperimentIn.model_validate(EXPERIMENT)
+        )
+
+
+async def _expose(engine: Engine, app_id: str, visits: list[Visit], clock: FakeClock) -> None:
+    """Ask which checkout button each visitor sees, as the shop's page would on arrival."""
+    clock.set(max(clock.now_ms(), min(v.start for v in visits)))
+    for device in dict.fromkeys(v.visitor.device_id for v in visits):
+        await engine.personalization.experiments.decide(app_id, device_id=device)
+
+
 async def fill(
     engine: Engine,
     app_id: str,
@@ -272,11 +299,13 @@ async def fill(
     data = DemoData(days, visits_per_day, seed, now)
     counts = {"visits": 0, "conversations": 0, "consent": 0, "work_sessions": 0}
     task = progress.add_task("Writing demo data", total=days + 1) if progress else None
+    await _personalization(engine, app_id)
     for day in range(days + 1):
         visits = [data.visit(start) for start in data.day_starts(day)]
         chatted = 0
         for i in range(0, len(visits), CHUNK):
             chunk = visits[i : i + CHUNK]
+            await _expose(engine, app_id, chunk, clock)
             # Each chunk's records are stamped at its end: a few minutes apart at most.
             clock.set(max(clock.now_ms(), max(v.end for v in chunk) + 1000))
             started = await asyncio.gather(*(_write_visit(engine, app_id, v) for v in chunk))
@@ -297,6 +326,7 @@ async def fill(
             counts["visits"] += len(chunk)
             counts["conversations"] += len(talkers)
             counts["consent"] += len(asked)
+        await engine.personalization.segments.snapshot_all()  # the worker's daily job
         if progress is not None:
             progress.advance(task)
     clock.set(max(clock.now_ms(), now))

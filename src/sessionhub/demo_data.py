@@ -137,6 +137,29 @@ PRODUCTS = [
     ("SKU-IB75", "Insulated Bottle 750 ml", "34.50", "kitchen"),
     ("SKU-RC02", "Rain Cover", "19.90", "bags"),
 ]
+# The product pages' items, as their page views name them (product_id, category).
+PAGE_ITEMS = {
+    "/products/trail-backpack": ("SKU-BP28", "bags"),
+    "/products/merino-hoodie": ("SKU-MH01", "apparel"),
+    "/products/insulated-bottle": ("SKU-IB75", "kitchen"),
+}
+# Personalization: segments kept by rules, and an experiment on the checkout button.
+SEGMENTS = [
+    {"key": "buyers", "name": "Bought in the last 30 days",
+     "rules": {"event": "conversion", "min": 1, "within_days": 30}},
+    {"key": "bag_fans", "name": "Into bags",
+     "rules": {"and": [{"affinity": "category:bags", "op": "gte", "value": 0.15},
+                       {"field": "sessions", "op": "gte", "value": 2}]}},
+    {"key": "window_shoppers", "name": "Browse, never buy",
+     "rules": {"and": [{"field": "events", "op": "gte", "value": 5},
+                       {"not": {"event": "conversion", "min": 1, "within_days": 90}}]}},
+]  # fmt: skip
+EXPERIMENT = {
+    "key": "checkout_button", "name": "Green checkout button", "unit": "device",
+    "variants": [{"key": "control", "features": {"checkout_color": "blue"}},
+                 {"key": "green", "features": {"checkout_color": "green"}}],
+    "goal": {"event": "conversion"}, "min_sample": 50, "status": "running",
+}  # fmt: skip
 CHATS: list[list[tuple[str, str]]] = [
     [
         ("user", "Hi! Is the trail backpack waterproof?"),

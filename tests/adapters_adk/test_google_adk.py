@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -18,11 +19,17 @@ from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_response import LlmResponse
 from google.adk.runners import Runner
 from google.adk.sessions import BaseSessionService
+from google.adk.sessions import Session as AdkSession
 from google.adk.sessions.base_session_service import GetSessionConfig
 from google.genai import types
 
 from sessionhub import AsyncClient, Engine
-from sessionhub.adapters.google_adk import SessionhubSessionService
+from sessionhub.adapters.google_adk import (
+    SessionhubSessionService,
+    StaleSessionError,
+    get_marker,
+    set_marker,
+)
 from sessionhub.models import MessageIn
 from tests.conftest import Keys
 
@@ -274,3 +281,91 @@ async def test_api_message_reads_as_text_event(
         event.content.role if event.content else None,
         event.content.parts[0].text if event.content and event.content.parts else None,
     )
+
+
+async def test_append_from_a_stale_session_is_refused(service: SessionhubSessionService) -> None:
+    """A runner whose session object predates another runner's append gets StaleSessionError,
+    and neither its event nor its state change is stored."""
+    await service.create_session(app_name=APP, user_id="u1", session_id="chat-1")
+    first = await service.get_session(app_name=APP, user_id="u1", session_id="chat-1")
+    second = await service.get_session(app_name=APP, user_id="u1", session_id="chat-1")
+    assert first is not None
+    assert second is not None
+    await service.append_event(first, text_event("from the first runner"))
+    late = text_event("from the second runner", actions=EventActions(state_delta={"step": 2}))
+    with pytest.raises(StaleSessionError):
+        await service.append_event(second, late)
+    found = await service.get_session(app_name=APP, user_id="u1", session_id="chat-1")
+    assert found is not None
+    assert (["from the first runner"], {}) == (
+        [e.content.parts[0].text for e in found.events if e.content and e.content.parts],
+        found.state,
+    )
+
+
+async def test_concurrent_appends_from_one_loaded_session_store_one(
+    service: SessionhubSessionService,
+) -> None:
+    """Two runners that loaded the same revision append at once: exactly one event is stored,
+    the other runner gets StaleSessionError."""
+    created = await service.create_session(app_name=APP, user_id="u1", session_id="chat-1")
+    copies = [created.model_copy(deep=True) for _ in range(2)]
+    for copy in copies:  # a deep copy of a pydantic model keeps its private attributes
+        set_marker(copy, get_marker(created) or "")
+    results = await asyncio.gather(
+        *(service.append_event(c, text_event(f"runner {i}")) for i, c in enumerate(copies)),
+        return_exceptions=True,
+    )
+    found = await service.get_session(app_name=APP, user_id="u1", session_id="chat-1")
+    assert found is not None
+    assert ([Event], [StaleSessionError], 1) == (
+        [type(r) for r in results if isinstance(r, Event)],
+        [type(r) for r in results if isinstance(r, Exception)],
+        len(found.events),
+    )
+
+
+async def test_a_session_appends_on_after_its_own_appends_and_after_a_reload(
+    service: SessionhubSessionService,
+) -> None:
+    """Its own appends keep a session current; a stale runner that reloads can append again."""
+    created = await service.create_session(app_name=APP, user_id="u1", session_id="chat-1")
+    stale = await service.get_session(app_name=APP, user_id="u1", session_id="chat-1")
+    assert stale is not None
+    for text in ("one", "two", "three"):
+        await service.append_event(created, text_event(text))
+    with pytest.raises(StaleSessionError):
+        await service.append_event(stale, text_event("late"))
+    reloaded = await service.get_session(
+        app_name=APP,
+        user_id="u1",
+        session_id="chat-1",
+        config=GetSessionConfig(num_recent_events=0),
+    )
+    assert reloaded is not None
+    await service.append_event(reloaded, text_event("after reload"))
+    found = await service.get_session(app_name=APP, user_id="u1", session_id="chat-1")
+    assert found is not None
+    assert ["one", "two", "three", "after reload"] == [
+        e.content.parts[0].text for e in found.events if e.content and e.content.parts
+    ]
+
+
+async def test_a_session_without_marker_is_checked_by_last_update_time(
+    service: SessionhubSessionService,
+) -> None:
+    """A session object without ADK's revision marker (made by hand, or an older ADK) is stale
+    when a stored message is newer than its last_update_time, and current otherwise."""
+    created = await service.create_session(app_name=APP, user_id="u1", session_id="chat-1")
+    await service.append_event(created, text_event("stored"))
+    by_hand = AdkSession(id="chat-1", app_name=APP, user_id="u1", last_update_time=0.0)
+    assert get_marker(by_hand) is None
+    with pytest.raises(StaleSessionError):
+        await service.append_event(by_hand, text_event("from an old copy"))
+    by_hand.last_update_time = created.last_update_time
+    await service.append_event(by_hand, text_event("from a current copy"))
+    found = await service.get_session(app_name=APP, user_id="u1", session_id="chat-1")
+    assert found is not None
+    assert ["stored", "from a current copy"] == [
+        e.content.parts[0].text for e in found.events if e.content and e.content.parts
+    ]

@@ -179,13 +179,23 @@ def metrics_of(
         ),
         "avg_duration": sum(duration(s) for s in sessions) / n / 1000 if n else None,
         "median_duration": (
-            statistics.median([duration(s) for s in sessions]) / 1000 if n else None
+            statistics.median([bucket_middle(duration(s)) for s in sessions]) / 1000 if n else None
         ),
         "error_rate": sum(1 for s in sessions if s["error_count"] > 0) * 100 / n if n else None,
         "conversion_rate": sum(1 for s in sessions if converted(s)) * 100 / n if n else None,
         "engaged_sessions": sum(1 for s in sessions if engaged(s, threshold_ms)),
     }
     return {name: values[name] for name in names}
+
+
+def bucket_middle(ms: int) -> float:
+    """Where a duration is read for medians: exact below 256 ms; above, the middle of the
+    whole milliseconds of its 1/128-of-a-doubling slice (docs/analytics.md)."""
+    if ms < 256:
+        return float(max(ms, 0))
+    width = 2 ** (ms.bit_length() - 8)
+    start = ms - ms % width
+    return start + (width - 1) / 2
 
 
 def row_conditions(filters: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from sessionhub.worker import Worker
 from tests.analytics.dataset import Dataset, load
 from tests.analytics.helpers import send
 
-ROLLED_METRICS = [m for m in METRICS if m != "median_duration"]
+ROLLED_METRICS = list(METRICS)  # the median too: from duration histograms
 # Always true, but a filter: the question is answered by a raw scan.
 RAW = {"dimension": "country", "op": "is_not", "value": "ZZ"}
 SHAPES: list[dict[str, Any]] = [

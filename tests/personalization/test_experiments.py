@@ -226,3 +226,27 @@ async def test_targeting_conditions_may_only_test_attributes(engine: Engine) -> 
     with pytest.raises(InvalidInput) as caught:
         await engine.personalization.experiments.create(app, spec)
     assert "targeting.conditions" == caught.value.details["field"]
+
+
+async def test_a_kept_answer_follows_changes_and_untracked_assignments(engine: Engine) -> None:
+    """A repeated decide is answered from memory only while nothing can change it: raising
+    the coverage lets a unit left out in, a ``track=False`` answer stores nothing (the next
+    tracked call logs the exposure), and a new segment member is asked about afresh."""
+    app = await new_app(engine)
+    experiments = engine.personalization.experiments
+    await experiments.create(app, _spec(coverage=0.0))
+    assert {} == (await experiments.decide(app, user_id="u1")).variants
+    assert {} == (await experiments.decide(app, user_id="u1")).variants
+    await experiments.update(app, "btn", ExperimentPatch(coverage=1.0))
+    peek = await experiments.decide(app, user_id="u1", track=False)
+    assert 0 == await engine.db.read(_exposures)
+    tracked = await experiments.decide(app, user_id="u1")
+    assert peek == tracked
+    assert 1 == await engine.db.read(_exposures)
+    assert tracked == await experiments.decide(app, user_id="u1")
+    assert 1 == await engine.db.read(_exposures)
+    await experiments.create(app, _spec("vip", targeting={"segment": "vip"}))
+    await engine.personalization.segments.put(app, SegmentIn(key="vip", users=["u2"]))
+    assert {"btn"} == set((await experiments.decide(app, user_id="u1")).variants)
+    await engine.personalization.segments.put(app, SegmentIn(key="vip", users=["u1", "u2"]))
+    assert {"btn", "vip"} == set((await experiments.decide(app, user_id="u1")).variants)

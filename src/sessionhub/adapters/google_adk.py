@@ -15,6 +15,14 @@ whole as JSON in the content. State follows ADK's prefixes: plain keys are the
 session's ``session`` state, ``user:`` keys the ``user`` state, ``app:`` keys the
 ``app`` state (both under ``adk:<app name>:``, so two ADK apps do not share them), and
 ``temp:`` keys are never stored.
+
+Two runners on one session do not overwrite each other: as ADK's own services do, an
+``append_event`` from a session object older than what is stored raises
+``StaleSessionError`` (reload the session and go on). A session this service returns
+carries the id of the newest message it saw (in ADK's ``_storage_update_marker``), and
+the append stores its event only if that is still the newest, atomically. A session
+object without that marker (made by hand, or an ADK without it) is checked by its
+``last_update_time`` against the newest stored message instead.
 """
 
 from __future__ import annotations
@@ -27,8 +35,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from sessionhub.client import AsyncClient
+from sessionhub.core.memory import NO_MESSAGES
 from sessionhub.core.session_rows import MAX_METADATA_BYTES, not_found
-from sessionhub.errors import NotFound
+from sessionhub.errors import Conflict, NotFound
 from sessionhub.models import (
     Message,
     MessageIn,
@@ -54,6 +63,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "The Google ADK adapter needs the google-adk package: pip install 'sessionhub[adk]'"
     ) from exc
+try:  # ADK's own error for a stale session (google-adk 2.x); a ValueError like it before
+    from google.adk.errors._stale_session_error import StaleSessionError
+except ImportError:  # pragma: no cover - depends on the ADK version
+
+    class StaleSessionError(ValueError):  # type: ignore[no-redef]
+        """The session has changed in storage since this session object was loaded."""
+
 
 if TYPE_CHECKING:
     from sessionhub.core.engine import Engine
@@ -63,6 +79,13 @@ EVENT_KEY = "adk_event"  # metadata: the whole event (the content is its text)
 EVENT_JSON_KEY = "adk_event_json"  # metadata flag: the content is the whole event as JSON
 PAGE = 500  # the largest page the API gives
 _BACK = 100  # events read per step when looking back for ``after_timestamp``
+# ADK's private attribute for a storage revision (google-adk 2.x); ours is the newest
+# message's id. Older ADKs have no such attribute: then last_update_time is compared.
+_MARKER = "_storage_update_marker"
+_STALE = (
+    "The session has been modified in storage since it was loaded. "
+    "Please reload the session before appending more events."
+)
 
 
 class ListSessionsPage(ListSessionsResponse):  # type: ignore[misc]
@@ -119,6 +142,21 @@ def message_to_event(message: Message) -> Event:
     )
 
 
+def _has_marker(session: AdkSession) -> bool:
+    return _MARKER in (getattr(type(session), "__private_attributes__", None) or {})
+
+
+def get_marker(session: AdkSession) -> str | None:
+    """The newest message id ``session`` was loaded with (None: not ours, or an older ADK)."""
+    marker = getattr(session, _MARKER, None) if _has_marker(session) else None
+    return marker if isinstance(marker, str) else None
+
+
+def set_marker(session: AdkSession, last_message_id: str) -> None:
+    if _has_marker(session):
+        setattr(session, _MARKER, last_message_id)
+
+
 def split_state(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """ADK state by where it is kept: ``session``, ``user``, ``app`` (``temp:`` keys dropped)."""
     scopes: dict[str, dict[str, Any]] = {"session": {}, "user": {}, "app": {}}
@@ -152,7 +190,9 @@ class Backend(Protocol):
         self, user_id: str | None, limit: int, cursor: str | None
     ) -> Page[Session]: ...
     async def delete(self, session_id: str) -> None: ...
-    async def append(self, session_id: str, messages: list[MessageIn]) -> None: ...
+    async def append(
+        self, session_id: str, messages: list[MessageIn], expect_last: str | None
+    ) -> list[Message]: ...
     async def page(self, session_id: str, limit: int, cursor: str | None) -> Messages: ...
     async def history(self, session_id: str) -> list[Message]: ...
     async def state(self, scope: Scope) -> dict[str, Any]: ...
@@ -183,8 +223,12 @@ class EngineBackend:
         with contextlib.suppress(NotFound):
             await self.engine.sessions.delete(self.app_id, session_id)
 
-    async def append(self, session_id: str, messages: list[MessageIn]) -> None:
-        await self.engine.memory.append(self.app_id, session_id, messages)
+    async def append(
+        self, session_id: str, messages: list[MessageIn], expect_last: str | None
+    ) -> list[Message]:
+        return await self.engine.memory.append(
+            self.app_id, session_id, messages, expect_last=expect_last
+        )
 
     async def page(self, session_id: str, limit: int, cursor: str | None) -> Messages:
         return await self.engine.memory.page(self.app_id, session_id, limit=limit, cursor=cursor)
@@ -238,12 +282,16 @@ class HttpBackend:
         with contextlib.suppress(NotFound):
             await self.client.delete_session(session_id)
 
-    async def append(self, session_id: str, messages: list[MessageIn]) -> None:
+    async def append(
+        self, session_id: str, messages: list[MessageIn], expect_last: str | None
+    ) -> list[Message]:
         # The API creates a missing session on a message; ADK wants an error instead.
         if await self.get(session_id) is None:
             raise not_found(session_id)
-        body = {"messages": [message.model_dump() for message in messages]}
-        await self.client.add_messages(session_id, body)
+        body: dict[str, Any] = {"messages": [message.model_dump() for message in messages]}
+        if expect_last is not None:
+            body["expect_last"] = expect_last
+        return (await self.client.add_messages(session_id, body)).items
 
     async def page(self, session_id: str, limit: int, cursor: str | None) -> Messages:
         return await self.client.list_messages(session_id, limit=limit, cursor=cursor)
@@ -374,6 +422,7 @@ class SessionhubSessionService(BaseSessionService):  # type: ignore[misc]
         if state:
             await self._save_state(app_name, user_id, found.id, state)
         session = self._adk_session(found, app_name)
+        set_marker(session, NO_MESSAGES)
         session.state.update(split_state(state or {})["session"])
         session.state.update(await self._scoped_state(app_name, user_id))
         return session
@@ -392,36 +441,44 @@ class SessionhubSessionService(BaseSessionService):  # type: ignore[misc]
         if found is None:
             return None
         session = self._adk_session(found, app_name)
-        session.events = await self._events(found.id, config or GetSessionConfig())
+        session.events, last_id = await self._events(found.id, config or GetSessionConfig())
+        # The marker comes from the same read as the events: state read after it may be
+        # newer, and then the next append is refused as stale, which is the safe side.
+        set_marker(session, last_id)
         session.state.update(await self.backend.state(Scope("session", found.id)))
         session.state.update(await self._scoped_state(app_name, user_id))
         return session
 
-    async def _events(self, session_id: str, config: GetSessionConfig) -> list[Event]:
+    async def _events(self, session_id: str, config: GetSessionConfig) -> tuple[list[Event], str]:
+        """The events ``config`` asks for, and the id of the newest message (its marker)."""
         recent, after = config.num_recent_events, config.after_timestamp
         if recent == 0:
-            return []
+            return [], _last_id((await self.backend.page(session_id, 1, None)).items)
         if after is None:
             if recent is None or recent > PAGE:
                 messages = await self.backend.history(session_id)
-                return [message_to_event(m) for m in messages[-(recent or len(messages)) :]]
-            page = await self.backend.page(session_id, recent, None)
-            return [message_to_event(m) for m in page.items]
+                events = [message_to_event(m) for m in messages[-(recent or len(messages)) :]]
+                return events, _last_id(messages)
+            items = (await self.backend.page(session_id, recent, None)).items
+            return [message_to_event(m) for m in items], _last_id(items)
         # Look back from the newest until an event older than ``after`` (as ADK's own
         # services do), at most ``recent`` events.
         newest_first: list[Event] = []
         cursor: str | None = None
+        last_id: str | None = None
         while recent is None or len(newest_first) < recent:
             page = await self.backend.page(session_id, _BACK, cursor)
+            if last_id is None:
+                last_id = _last_id(page.items)
             for message in reversed(page.items):
                 event = message_to_event(message)
                 if event.timestamp < after or len(newest_first) == recent:
-                    return newest_first[::-1]
+                    return newest_first[::-1], last_id
                 newest_first.append(event)
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
-        return newest_first[::-1]
+        return newest_first[::-1], last_id or NO_MESSAGES
 
     async def list_sessions(
         self,
@@ -483,22 +540,49 @@ class SessionhubSessionService(BaseSessionService):  # type: ignore[misc]
             session.state.update(temp)
             event.actions.state_delta = {k: v for k, v in delta.items() if k not in temp}
         try:
-            await self.backend.append(session.id, [event_to_message(event)])
+            expect_last = await self._expected_last(session)
+            stored = await self.backend.append(session.id, [event_to_message(event)], expect_last)
         except NotFound as exc:
             raise SessionNotFoundError(f"Session {session.id} not found.") from exc
+        except Conflict as exc:
+            if exc.code == "stale_history":
+                raise StaleSessionError(_STALE) from exc
+            raise
         if event.actions and event.actions.state_delta:
             await self._save_state(
                 session.app_name, session.user_id, session.id, event.actions.state_delta
             )
             session.state.update(event.actions.state_delta)
         session.events.append(event)
-        session.last_update_time = event.timestamp
+        # The stored time, as get_session reports it (and the fallback check compares).
+        session.last_update_time = stored[-1].created_at.timestamp()
+        set_marker(session, stored[-1].id)
         return event
+
+    async def _expected_last(self, session: AdkSession) -> str:
+        """The newest message ``session`` has seen; StaleSessionError when storage moved on.
+
+        With the marker the check is the append's own (atomic). Without it (a session
+        object made by hand, or an ADK without markers) the newest stored message must
+        not be newer than ``last_update_time``, as ADK's services compare; its id then
+        guards the append all the same.
+        """
+        marker = get_marker(session)
+        if marker is not None:
+            return marker
+        newest = (await self.backend.page(session.id, 1, None)).items
+        if newest and newest[-1].created_at.timestamp() > session.last_update_time:
+            raise StaleSessionError(_STALE)
+        return _last_id(newest)
 
     async def close(self) -> None:
         """Close the HTTP client (nothing to do in-process)."""
         if isinstance(self.backend, HttpBackend):
             await self.backend.aclose()
+
+
+def _last_id(messages: list[Message]) -> str:
+    return messages[-1].id if messages else NO_MESSAGES
 
 
 __all__ = [
@@ -507,7 +591,10 @@ __all__ = [
     "HttpBackend",
     "ListSessionsPage",
     "SessionhubSessionService",
+    "StaleSessionError",
     "event_to_message",
+    "get_marker",
     "message_to_event",
+    "set_marker",
     "split_state",
 ]

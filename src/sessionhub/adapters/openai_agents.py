@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sessionhub.adapters.store import EngineStore, HttpStore, MessageStore
+from sessionhub.core.memory import MessageRecord
 from sessionhub.models import Message, MessageIn
 
 try:
@@ -60,11 +61,14 @@ def item_to_message(item: Any) -> MessageIn:
     )
 
 
-def message_to_item(message: Message) -> Any:
+def message_to_item(message: Message | MessageRecord) -> Any:
     """The Agents SDK item a stored message stands for."""
-    if message.metadata.get(ITEM_KEY):
+    metadata = message.metadata
+    if not metadata:  # most messages: plain text in one of our roles
+        return {"role": message.role, "content": message.content}
+    if metadata.get(ITEM_KEY):
         return orjson.loads(message.content)
-    return {"role": message.metadata.get(ROLE_KEY, message.role), "content": message.content}
+    return {"role": metadata.get(ROLE_KEY, message.role), "content": message.content}
 
 
 class SessionhubSession:

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from sessionhub.client import AsyncClient
 from sessionhub.core.engine import Engine
+from sessionhub.core.memory import MessageRecord
 from sessionhub.errors import NotFound
 from sessionhub.models import Message, MessageIn
 
@@ -22,7 +23,7 @@ class MessageStore(Protocol):
 
     async def append(self, session_id: str, messages: list[MessageIn]) -> None: ...
 
-    async def last(self, session_id: str, limit: int | None) -> list[Message]:
+    async def last(self, session_id: str, limit: int | None) -> list[MessageRecord]:
         """The newest ``limit`` messages (all when None), oldest first; [] for no session."""
         ...
 
@@ -45,14 +46,11 @@ class EngineStore:
             chunk = messages[start : start + 1000]
             await memory.append(self.app_id, session_id, chunk, create=True, user_id=self.user_id)
 
-    async def last(self, session_id: str, limit: int | None) -> list[Message]:
+    async def last(self, session_id: str, limit: int | None) -> list[MessageRecord]:
+        if limit is not None and limit <= 0:
+            return []
         try:
-            if limit is None or limit > PAGE:
-                found = await self.engine.memory.history(self.app_id, session_id)
-                return found if limit is None else found[-limit:]
-            if limit <= 0:
-                return []
-            return (await self.engine.memory.page(self.app_id, session_id, limit=limit)).items
+            return await self.engine.memory.records(self.app_id, session_id, limit)
         except NotFound:
             return []
 
@@ -86,9 +84,12 @@ class HttpStore:
             body = {"messages": [m.model_dump() for m in messages[start : start + 1000]]}
             await self.client.add_messages(session_id, body, user_id=self.user_id)
 
-    async def last(self, session_id: str, limit: int | None) -> list[Message]:
+    async def last(self, session_id: str, limit: int | None) -> list[MessageRecord]:
         if limit is not None and limit <= 0:
             return []
+        return [_record(message) for message in await self._messages(session_id, limit)]
+
+    async def _messages(self, session_id: str, limit: int | None) -> list[Message]:
         try:
             if limit is not None and limit <= PAGE:
                 return (await self.client.list_messages(session_id, limit=limit)).items
@@ -117,3 +118,8 @@ class HttpStore:
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _record(message: Message) -> MessageRecord:
+    created_at_ms = round(message.created_at.timestamp() * 1000)
+    return MessageRecord(message.id, message.role, message.content, message.metadata, created_at_ms)

@@ -45,25 +45,69 @@ from sessionhub.errors import PayloadTooLarge
 from sessionhub.worker import Worker
 
 
-class BodyLimit:
-    """Refuse bodies over ``max_bytes`` with 413, declared or streamed."""
+class Edge:
+    """What every HTTP request passes first: metrics, CORS for web pages, the body limit.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None):
+    One layer instead of three: each ASGI layer costs a coroutine frame and a ``send``
+    wrapper on every request. CORS only concerns requests with an ``Origin`` header (sent by
+    browsers), so the others skip Starlette's CORS middleware altogether.
+
+    Requests are counted and timed by route template, never by raw path (ids stay out).
+    Bodies over ``max_bytes`` are refused with 413, declared or streamed.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        larger: dict[str, int] | None = None,
+        cors: dict[str, Any],
+    ):
         self.app = app
         self.max_bytes = max_bytes
         self.larger = larger or {}
+        self.cors = CORSMiddleware(self._limited, **cors)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            if any(name == b"origin" for name, _ in scope["headers"]):
+                await self.cors(scope, receive, send_wrapper)
+            else:
+                await self._limited(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", "unmatched")
+            key = (name, scope["method"], status)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (
+                    metrics.REQUESTS.labels(name, scope["method"], str(status)),
+                    metrics.REQUEST_SECONDS.labels(name),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.larger.get(scope["path"], self.max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit():
                 if int(value) > limit:
                     await _too_large(limit)(scope, receive, send)
                     return
-                # The server hands over exactly the declared length: nothing to watch.
                 await self.app(scope, receive, send)
                 return
         seen = 0
@@ -82,7 +126,6 @@ class BodyLimit:
 
         async def guarded_send(message: Message) -> None:
             nonlocal responded
-            # FastAPI answers a failed body read with its own 400; the 413 replaces it.
             if cut_off and not responded:
                 return
             responded = True
@@ -104,43 +147,6 @@ def _too_large(limit: int) -> Response:
         details={"field": "body", "limit": limit},
     )
     return json_response(error.to_dict(), status=413)
-
-
-class RequestMetrics:
-    """Count requests and time them by route template (never by raw path: ids stay out)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-        # The labelled children, looked up once (``labels()`` takes a lock every time).
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = scope.get("route")
-            name = getattr(route, "path", "unmatched")
-            key = (name, scope["method"], status)
-            children = self._children.get(key)
-            if children is None:
-                children = self._children[key] = (
-                    metrics.REQUESTS.labels(name, scope["method"], str(status)),
-                    metrics.REQUEST_SECONDS.labels(name),
-                )
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
 
 
 def create_app(
@@ -181,11 +187,12 @@ def create_app(
     app.state.engine = engine
     errors.install(app)
     ratelimit.install(app)
-    # Routes are matched in order, one by one: the session lifecycle (the hot paths) first.
+    # Routes are matched in order, one by one, and a router that holds no match is scanned to
+    # its end: the hot paths first, event ingestion (four routes) ahead of the lifecycle.
     for router in (
+        events,
         sessions,
         bulk,
-        events,
         transfer,
         memory,
         state,
@@ -207,20 +214,16 @@ def create_app(
     # The dashboard is an app of its own: HTML errors, cookie sign-in, not in the OpenAPI.
     app.mount("/dashboard", create_dashboard(engine))
     app.add_middleware(
-        BodyLimit,
+        Edge,
         max_bytes=engine.settings.max_body_bytes,
         larger={"/v1/import": engine.settings.max_import_bytes},
+        cors={
+            "allow_origins": ["*"],
+            "allow_methods": ["GET", "POST", "PATCH", "DELETE"],
+            "allow_headers": ["authorization", "content-type"],
+            # A page's script may read when to retry after a 429.
+            "expose_headers": ["retry-after", "ratelimit", "ratelimit-policy"],
+            "max_age": 600,
+        },
     )
-    # Keys travel in the Authorization header, never cookies, so any origin may ask; each
-    # publishable key is then held to its app's allowed origins in api.auth.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["authorization", "content-type"],
-        # A page's script may read when to retry after a 429.
-        expose_headers=["retry-after", "ratelimit", "ratelimit-policy"],
-        max_age=600,
-    )
-    app.add_middleware(RequestMetrics)
     return app

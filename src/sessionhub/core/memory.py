@@ -10,13 +10,12 @@ worker removes the old messages.
 from __future__ import annotations
 
 import base64
-import contextlib
-import gc
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, RowMapping
 
@@ -24,14 +23,15 @@ from sessionhub.clock import from_ms, iso
 from sessionhub.core.cart import cart_model
 from sessionhub.core.pagination import check_limit, decode_cursor, encode_cursor
 from sessionhub.core.session_rows import (
+    MAX_METADATA_BYTES,
     check_json_size,
     existing_session,
     history_alive,
     locked_session,
 )
-from sessionhub.core.sessions import effective_end, to_model, touch_session
+from sessionhub.core.sessions import ENGAGEMENT_GAP_MS, effective_end, to_model, touch_session
 from sessionhub.core.topics import top_topics
-from sessionhub.errors import InvalidInput, NotFound, SessionEnded
+from sessionhub.errors import Conflict, InvalidInput, NotFound, SessionEnded
 from sessionhub.ids import new_id
 from sessionhub.models import (
     Budget,
@@ -48,12 +48,15 @@ from sessionhub.models import (
 )
 from sessionhub.models.common import unstorable
 from sessionhub.storage import memory as mq
+from sessionhub.storage import sessions as session_queries
+from sessionhub.storage.memory import MessageRecord as MessageRecord
 from sessionhub.storage.prepared import Row, single_statement
 
 if TYPE_CHECKING:
     from sessionhub.core.engine import Engine
 
 _BACKWARD, _FORWARD = 0, 1
+NO_MESSAGES = ""  # ``expect_last`` for a history that must be empty
 _BUDGET_CHUNK = 200
 _TOPIC_SAMPLE = 1000
 
@@ -73,43 +76,28 @@ def message_models(rows: Sequence[Mapping[Any, Any]]) -> list[Message]:
 
 
 def _message_ids(count: int) -> list[str]:
-    """``count`` new message ids (as ``new_id("msg")``), from one read of the OS's randomness."""
+    """``count`` new message ids shaped as ``new_id("msg")``: 22 URL-safe base64 characters.
+
+    One read of the OS's randomness and one encoding for all of them: each id is 22 of
+    its characters, 132 random bits.
+    """
     if count == 1:
         return [new_id("msg")]
-    raw = os.urandom(16 * count)
-    return [
-        "msg_" + base64.urlsafe_b64encode(raw[i : i + 16]).rstrip(b"=").decode()
-        for i in range(0, 16 * count, 16)
-    ]
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector from running while a whole history's models are built.
-
-    Tens of thousands of new models trigger collections that walk the whole heap and cost
-    more than building them (a 10,000-message load: about 40 ms with the pause, 95 ms
-    without, in a process that had just appended them). Nothing built here is cyclic,
-    the code inside never yields to the event loop, and the collector runs on as usual
-    afterwards.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    chars = 22 * count
+    text = base64.urlsafe_b64encode(os.urandom(-(-chars // 4) * 3)).decode()
+    return ["msg_" + text[i : i + 22] for i in range(0, chars, 22)]
 
 
 def _check_storable(messages: Sequence[MessageIn]) -> None:
     """Refuse what no backend can store (NUL, huge integers, deep nesting), naming where.
 
-    MessageIn has no per-model check (a BulkInput): one pass over the whole batch here is
-    cheaper than one per message, and the message that failed is found only then.
+    MessageIn has no per-model check (a BulkInput): one pass over all the contents (a flat
+    list of strings, so one C-level encoding) and one per non-empty metadata is cheaper
+    than one per message, and the message that failed is found only then.
     """
-    if unstorable([[m.content, m.metadata] for m in messages]) is None:
+    if unstorable([m.content for m in messages]) is None and all(
+        unstorable(m.metadata) is None for m in messages if m.metadata
+    ):
         return
     for index, message in enumerate(messages):
         for field in ("content", "metadata"):
@@ -136,51 +124,59 @@ def _append(
     rows: list[dict[str, Any]],
     ttl_ms: int | None,
     now: int,
+    expect_last: str | None = None,
 ) -> dict[str, RowMapping]:
     """Append ``rows``; return the messages already stored under their client ids.
 
     The common case is three statements: the touch (which also takes the session's row
     lock, and finds no row when the session is gone or has ended), the history's new
-    expiry, and the insert.
+    expiry, and the insert. With ``expect_last`` the newest message is checked first,
+    under that lock: the check and the append are one atomic step.
     """
-    session = touch_session(conn, app_id, session_id, now)
-    ended = effective_end(session, now)
-    if ended is not None:
-        raise SessionEnded(
-            f"Session {session_id!r} has ended ({ended[0]}); start a new session.",
-            details={"session_id": session_id, "reason": ended[0], "ended_at": iso(ended[1])},
-        )
-    sid = session["sid"]
+    sid = session_queries.touch_running(conn, app_id, session_id, now, ENGAGEMENT_GAP_MS)
+    if sid is None:  # not running: no such session (404), it ended, or a race to retry
+        session = touch_session(conn, app_id, session_id, now)
+        ended = effective_end(session, now)
+        if ended is not None:
+            raise SessionEnded(
+                f"Session {session_id!r} has ended ({ended[0]}); start a new session.",
+                details={"session_id": session_id, "reason": ended[0], "ended_at": iso(ended[1])},
+            )
+        sid = session["sid"]
     expires = now + ttl_ms if ttl_ms is not None else None
+    if expect_last is not None:
+        _check_last(conn, session_id, sid, now, expect_last)
     if not mq.extend_history(conn, sid, expires, now):
         # No history yet, or it expired: an expired history is gone; this starts a new one.
         mq.restart_history(conn, sid, app_id, expires, now)
     client_ids = [row["client_id"] for row in rows if row["client_id"] is not None]
-    existing = mq.by_client_ids(conn, sid, client_ids) if client_ids else {}
+    if not client_ids:  # the common case: every row is new
+        mq.insert_messages(conn, sid, rows)
+        return {}
+    existing = mq.by_client_ids(conn, sid, client_ids)
     fresh: list[dict[str, Any]] = []
     pending: set[str] = set()
     for row in rows:
         client_id = row["client_id"]
         if client_id is None or (client_id not in existing and client_id not in pending):
-            fresh.append(
-                {
-                    "session_sid": sid,
-                    "id": row["id"],
-                    "client_id": client_id,
-                    "role": row["role"],
-                    # The sealed content when encryption at rest is on.
-                    "content": row.get("sealed", row["content"]),
-                    "meta": row["metadata"],
-                    "chars": row["chars"],
-                    "tokens": row["tokens"],
-                    "created_at": now,
-                }
-            )
+            fresh.append(row)
             if client_id is not None:
                 pending.add(client_id)
     if fresh:
-        mq.insert_messages(conn, fresh)
+        mq.insert_messages(conn, sid, fresh)
     return existing
+
+
+def _check_last(conn: Connection, session_id: str, sid: int, now: int, expected: str) -> None:
+    """409 ``stale_history`` unless the live history's newest message is ``expected``."""
+    newest = mq.last_messages(conn, sid, 1) if history_alive(mq.get_memory(conn, sid), now) else []
+    actual = newest[0]["id"] if newest else NO_MESSAGES
+    if actual != expected:
+        raise Conflict(
+            f"Session {session_id!r} has messages this caller has not seen: reload it.",
+            details={"session_id": session_id, "expected_last": expected, "last": actual},
+            code="stale_history",
+        )
 
 
 def _pop(conn: Connection, app_id: str, session_id: str, now: int) -> RowMapping | None:
@@ -233,6 +229,16 @@ def _page(
     if backward:
         page.reverse()
     return page, more
+
+
+@single_statement
+def _records(
+    conn: Connection, app_id: str, session_id: str, now: int, limit: int | None
+) -> list[mq.MessageRecord]:
+    records = mq.history_records(conn, app_id, session_id, now, limit)
+    if not records:
+        existing_session(conn, app_id, session_id)  # no session is a 404, not an empty history
+    return records
 
 
 def _budget(
@@ -323,11 +329,15 @@ class Memory:
         *,
         create: bool = False,
         user_id: str | None = None,
+        expect_last: str | None = None,
     ) -> list[Message]:
         """Append messages in order; a repeated ``client_id`` returns the stored message.
 
         With ``create`` a missing session is created first (kind ``conversation``, owned
         by ``user_id``): the get-or-create chat apps expect when they choose the ids.
+        With ``expect_last`` (the id of the newest message the caller has seen, or
+        ``NO_MESSAGES``) nothing is stored when another message has come since: a 409
+        ``stale_history``, checked atomically with the append (optimistic concurrency).
         """
         if not messages:
             raise InvalidInput("Send at least one message.", details={"field": "messages"})
@@ -338,8 +348,16 @@ class Memory:
         rows: list[dict[str, Any]] = []
         ids = _message_ids(len(messages))
         for index, message in enumerate(messages):
-            if message.metadata:
-                check_json_size(message.metadata, f"messages.{index}.metadata")
+            metadata = message.metadata
+            meta_json = "{}"
+            if metadata:  # encoded once: for its size, and as it is stored
+                try:
+                    encoded = orjson.dumps(metadata)
+                except orjson.JSONEncodeError:
+                    encoded = b""
+                if not encoded or len(encoded) > MAX_METADATA_BYTES:
+                    check_json_size(metadata, f"messages.{index}.metadata")  # says what is wrong
+                meta_json = encoded.decode()
             content, tokens = message.content, message.tokens
             rows.append(
                 {
@@ -347,7 +365,8 @@ class Memory:
                     "client_id": message.client_id,
                     "role": message.role,
                     "content": content,
-                    "metadata": message.metadata,
+                    "metadata": metadata,
+                    "meta_json": meta_json,
                     "chars": len(content),
                     "tokens": tokens if tokens is not None else estimate_tokens(content),
                     "created_at": now,
@@ -358,7 +377,9 @@ class Memory:
             for row in rows:
                 row["sealed"] = sealer.seal_text(row["content"], "messages.content")
         try:
-            existing = await self._db.write(_append, app_id, session_id, rows, ttl_ms, now)
+            existing = await self._db.write(
+                _append, app_id, session_id, rows, ttl_ms, now, expect_last
+            )
         except NotFound:
             if not create:
                 raise
@@ -367,7 +388,9 @@ class Memory:
             except ValidationError as exc:  # an id or user id no session may have
                 raise InvalidInput.from_validation(exc) from exc
             await self._engine.sessions.create(app_id, request)
-            existing = await self._db.write(_append, app_id, session_id, rows, ttl_ms, now)
+            existing = await self._db.write(
+                _append, app_id, session_id, rows, ttl_ms, now, expect_last
+            )
         if sealer is not None:
             for row in rows:
                 del row["sealed"]
@@ -425,8 +448,22 @@ class Memory:
         """The whole live history, oldest first, in one query ([] when it expired)."""
         now = self._clock.now_ms()
         rows, _ = await self._db.read(_page, app_id, session_id, now, None, _FORWARD, None)
-        with _collector_paused():
+        with mq.collector_paused():
             return message_models(rows)
+
+    async def records(
+        self, app_id: str, session_id: str, limit: int | None = None
+    ) -> list[MessageRecord]:
+        """The newest ``limit`` messages (the whole live history when None), oldest first,
+        as plain records: what adapters turn into their framework's items.
+
+        One query and one tuple a message: a 10,000-message history loads several times
+        faster than as models (``history``).
+        """
+        if limit is not None and limit < 1:
+            raise InvalidInput("limit must be at least 1.", details={"field": "limit"})
+        now = self._clock.now_ms()
+        return await self._db.read(_records, app_id, session_id, now, limit)
 
     async def within_budget(self, app_id: str, session_id: str, budget: Budget) -> Messages:
         """The most recent messages that fit the budget, plus every system message, in order.

@@ -20,6 +20,11 @@ from sessionhub.core.logins import Logins
 from sessionhub.dashboard import (
     conversations,
     overview,
+    personalization_experiments,
+    personalization_federation,
+    personalization_profiles,
+    personalization_recommend,
+    personalization_segments,
     privacy,
     reports,
     sessions,
@@ -42,7 +47,14 @@ def create_dashboard(engine: Engine) -> FastAPI:
     dash.state.logins = Logins(engine)
     dash.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = (signin, overview, sessions, users, reports, conversations, work, privacy, settings)
-    for module in pages:
+    personalization = (
+        personalization_profiles,
+        personalization_segments,
+        personalization_recommend,
+        personalization_experiments,
+        personalization_federation,
+    )
+    for module in (*pages, *personalization):
         dash.include_router(module.router)
 
     @dash.exception_handler(SignInRequired)

@@ -19,7 +19,8 @@ from sessionhub.models.analytics import QueryResult
 router = APIRouter()
 
 # The numbers of the page itself, all answered from the daily rollups (plus today's raw
-# sessions); the median needs every session's duration, so it comes as a fragment.
+# sessions). The median comes as a fragment: from the rollups' duration histograms it is
+# quick, but under a filter it is a raw scan, which should not hold up the page.
 HEADLINE = ("sessions", "visitors", "users", "avg_duration", "bounce_rate", "error_rate")
 PANELS = {
     "source": "Sources",
@@ -110,8 +111,8 @@ async def overview(ctx: CtxDep) -> Response:
 
 @router.get("/fragments/median")
 async def median(ctx: CtxDep) -> Response:
-    """The median duration card: the one headline number the daily rollups cannot give,
-    so it is read from the sessions themselves (and loaded after the page)."""
+    """The median duration card (loaded after the page): from the daily rollups' duration
+    histograms plus today's sessions, as ``median_duration`` of POST /v1/query."""
     result = await ctx.engine.analytics.query(ctx.app_id, median_spec(ctx))
     return ctx.render("_kpi.html", m="median_duration", headline=result)
 

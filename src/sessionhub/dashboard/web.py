@@ -28,7 +28,7 @@ HERE = Path(__file__).parent
 COOKIE = "sessionhub_login"
 PRE_COOKIE = "sessionhub_login_csrf"
 CSRF_HEADER = "x-csrf-token"
-FILTERABLE = (*SESSION_DIMENSIONS, *EVENT_DIMENSIONS)
+FILTERABLE = (*SESSION_DIMENSIONS, *EVENT_DIMENSIONS, "segment")  # segment: by its key
 RANGE_LABELS = {
     "today": "Today",
     "24h": "Last 24 hours",
@@ -71,6 +71,8 @@ class View:
         for item in params.getlist("f")[:20]:
             dimension, _, value = item.partition(":")
             if dimension in FILTERABLE and value and len(value) <= 2048:
+                if dimension == "segment" and value == NONE_VALUE:
+                    continue  # every session is in a segment or not: no "(none)" to pick
                 found.append((dimension, None if value == NONE_VALUE else value))
         return cls(
             name,

@@ -86,10 +86,13 @@ Metric = Annotated[str, _known("metric", METRICS), Field(json_schema_extra={"enu
 Dimension = Annotated[
     str, _known("dimension", DIMENSIONS), Field(json_schema_extra={"enum": list(DIMENSIONS)})
 ]
+# Filters only, never a grouping: membership of a segment (by its key), as it is now.
+FILTER_ONLY_DIMENSIONS = ("segment",)
+FILTER_DIMENSIONS = (*DIMENSIONS[len(TIME_DIMENSIONS) :], *FILTER_ONLY_DIMENSIONS)
 FilterDimension = Annotated[
     str,
-    _known("dimension", DIMENSIONS[len(TIME_DIMENSIONS) :]),
-    Field(json_schema_extra={"enum": list(DIMENSIONS[len(TIME_DIMENSIONS) :])}),
+    _known("dimension", FILTER_DIMENSIONS),
+    Field(json_schema_extra={"enum": list(FILTER_DIMENSIONS)}),
 ]
 
 
@@ -110,6 +113,7 @@ class Condition(Input):
 
     ``is``/``is_not`` take one value or a list (any of them; ``null`` matches no value);
     ``contains`` is a case-sensitive substring; ``matches`` a regular expression.
+    ``segment`` takes ``is``/``is_not`` and segment keys: sessions of users in (any of) them.
     """
 
     dimension: FilterDimension
@@ -118,12 +122,21 @@ class Condition(Input):
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Condition:
+        if self.dimension == "segment":
+            if self.op not in ("is", "is_not"):
+                raise ValueError(f"'segment' takes 'is' or 'is_not', not {self.op!r}")
+            if self.value is None or self.value == [] or None in _listed(self.value):
+                raise ValueError("'segment' needs a segment key or a list of them, not null")
         if self.op in ("contains", "matches") and (
             self.value is None or (isinstance(self.value, list) and None in self.value)
         ):
             raise ValueError(f"'{self.op}' needs text, not null")
         _check_pattern(self.op, self.value)
         return self
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _field_name(value: str) -> str:
@@ -592,6 +605,8 @@ __all__ = [
     "DATE_RANGES",
     "DIMENSIONS",
     "EVENT_DIMENSIONS",
+    "FILTER_DIMENSIONS",
+    "FILTER_ONLY_DIMENSIONS",
     "METRICS",
     "PATTERNS",
     "SESSION_DIMENSIONS",

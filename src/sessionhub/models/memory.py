@@ -71,6 +71,15 @@ class MessageIn(BulkInput):
 
 class MessagesAppend(Input):
     messages: list[MessageIn] = Field(min_length=1, max_length=1000)
+    expect_last: str | None = Field(
+        default=None,
+        max_length=200,
+        description=(
+            'The id of the newest message the caller has seen ("" for none): when another'
+            " message has come since, nothing is stored and the answer is a 409"
+            " stale_history (optimistic concurrency)."
+        ),
+    )
 
 
 class Message(Output):

@@ -53,6 +53,7 @@ Query = Callable[..., T]
 
 SQLITE_LOCK_WAIT_S = 30.0  # how long a batch waits for another process's write lock
 SQLITE_CHECKPOINT_EVERY_S = 0.25  # WAL checkpoints, in a thread, at most this often
+SQLITE_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes of WAL file kept once the log restarts
 
 
 def _json_dumps(value: Any) -> str:
@@ -446,8 +447,11 @@ class Database:
             self._checkpoint.add_done_callback(self._checkpoint_done)
 
     def _sqlite_checkpoint(self) -> None:
-        # PASSIVE never waits for readers or the writer; it copies what it can.
-        with contextlib.suppress(sqlite3.Error):
+        # PASSIVE never waits for readers. It runs under the write lock (batches meanwhile
+        # wait in a thread): with writes going on beside it, it never caught up with them, so
+        # the log was never started afresh and grew without end under steady traffic.
+        # Caught up, the next write starts the log from its beginning again.
+        with self._writer_lock, contextlib.suppress(sqlite3.Error):
             _driver_execute(self._thread_connection(), "PRAGMA wal_checkpoint(PASSIVE)")
 
     def _checkpoint_done(self, _: asyncio.Future[None]) -> None:
@@ -565,6 +569,8 @@ def sqlite_engine(url: str) -> SAEngine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        # When the log starts afresh, its file is cut back to this size.
+        cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -343,6 +343,9 @@ analytics_rollups = Table(
     Column("converted", BigInteger, nullable=False),
     Column("visitors", BigInteger, nullable=False),
     Column("users", BigInteger, nullable=False),
+    # The row's sessions by duration bucket (storage/analytics/durations.py), for medians;
+    # NULL in rows made before it was kept.
+    Column("durations", LargeBinary, nullable=True),
 )
 Index(
     "ix_analytics_rollups_day",

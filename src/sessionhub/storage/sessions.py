@@ -52,7 +52,7 @@ _INSERT = {
 }
 _now = bindparam("p_now", type_=BigInteger)
 _since = _now - s.last_activity_at
-_TOUCH = Prepared(
+_TOUCH_UPDATE = (
     update(sessions)
     .where(*_by_id, running(_now))
     .values(
@@ -63,8 +63,10 @@ _TOUCH = Prepared(
             (and_(_since >= 0, _since <= bindparam("p_gap", type_=BigInteger)), _since), else_=0
         ),
     )
-    .returning(*sessions.c)
 )
+_TOUCH = Prepared(_TOUCH_UPDATE.returning(*sessions.c))
+# Appending a message needs only the sid back: a row of 45 columns costs more than the update.
+_TOUCH_SID = Prepared(_TOUCH_UPDATE.returning(s.sid))
 
 
 @single_statement
@@ -93,6 +95,17 @@ def touch(
         conn,
         {"p_app_id": app_id, "p_session_id": session_id, "p_now": now, "p_gap": engagement_gap_ms},
     )
+
+
+def touch_running(
+    conn: Connection, app_id: str, session_id: str, now: int, engagement_gap_ms: int
+) -> int | None:
+    """``touch``, returning only the session's sid; None when it is not running."""
+    row = _TOUCH_SID.first(
+        conn,
+        {"p_app_id": app_id, "p_session_id": session_id, "p_now": now, "p_gap": engagement_gap_ms},
+    )
+    return None if row is None else int(row["sid"])
 
 
 def set_fields(conn: Connection, sid: int, values: dict[str, Any]) -> Row:

@@ -26,6 +26,8 @@ let creating; // the session start in flight
 let lastUrl;
 let fingerprint;
 let bc;
+let configuring; // the config request in flight
+const decisions = {}; // decide() answers of this page load, by query
 
 // A random UUID (v4 shape): crypto.randomUUID needs a secure context, this does not.
 const uuid = () =>
@@ -59,14 +61,15 @@ const save = () => {
 const consent = () => st.c || (st.c = {});
 const gpc = () => nav.globalPrivacyControl === true;
 const dnt = () => conf.honor_dnt && (nav.doNotTrack == "1" || w.doNotTrack == "1");
-// Analytics needs a yes when consent is required (by the app or the page), and only the
-// absence of a no otherwise.
-const allowed = () =>
+// A purpose (analytics, personalization) needs a yes when consent is required (by the app
+// or the page), and only the absence of a no otherwise.
+const ok = (purpose) =>
   conf &&
   !dnt() &&
   (cfg.consent == "required" || conf.consent_mode == "required"
-    ? consent().analytics === true
-    : consent().analytics !== false);
+    ? consent()[purpose] === true
+    : consent()[purpose] !== false);
+const allowed = () => ok("analytics");
 
 const api = async (path, body) => {
   const r = await fetch(cfg.host + "/v1/" + path, {
@@ -318,10 +321,41 @@ export const getConsent = () => ({ ...consent() });
 
 export const flushEvents = flush;
 
+// The variant of each running experiment for this visitor (its device, session and user:
+// each experiment's unit picks one) and the merged feature values: GET /v1/decide. One
+// request per page load for the same attributes and options; a failure rejects (and is
+// not kept, so a later call asks again). Without analytics and personalization consent it
+// asks nothing and answers no variants: the page shows its defaults.
+export const decide = async (attributes, options) => {
+  if (!cfg) throw Error("sessionhub: call init() first");
+  await configure();
+  if (!ok("analytics") || !ok("personalization")) return { variants: {}, features: {} };
+  const q = new URLSearchParams({ device_id: device() });
+  const sid = await Promise.resolve()
+    .then(session)
+    .catch(() => 0);
+  if (sid) q.set("session_id", sid);
+  if (load().u) q.set("user_id", st.u);
+  if (attributes) q.set("attributes", JSON.stringify(attributes));
+  if (options && options.track === false) q.set("track", false);
+  return (decisions[q] ||= fetch(cfg.host + "/v1/decide?" + q, {
+    headers: { Authorization: "Bearer " + cfg.key },
+  })
+    .then(async (r) => {
+      const body = await r.json();
+      if (!r.ok) throw body.error || r.status;
+      return body;
+    })
+    .catch((e) => {
+      delete decisions[q];
+      throw e;
+    }));
+};
+
 // The app's consent settings decide whether anything may be sent: ask for them first.
 const configure = () =>
   conf ||
-  fetch(cfg.host + "/v1/tracker/config?key=" + encodeURIComponent(cfg.key))
+  (configuring ||= fetch(cfg.host + "/v1/tracker/config?key=" + encodeURIComponent(cfg.key))
     .then((r) => {
       if (r.status > 499) throw 0;
       return r.ok && r.json();
@@ -336,7 +370,8 @@ const configure = () =>
         retry();
       }
     })
-    .catch(() => setTimeout(configure, BEAT / 10));
+    .catch(() => setTimeout(configure, BEAT / 10))
+    .finally(() => (configuring = 0)));
 
 export const init = (options) => {
   if (cfg) return;

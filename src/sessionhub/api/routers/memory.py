@@ -71,7 +71,12 @@ async def add_messages(
 ) -> Response:
     """Append up to 1,000 messages in order, atomically (all or none)."""
     stored = await get_engine(request).memory.append(
-        app_id_of(caller), session_id, body.messages, create=True, user_id=user_id
+        app_id_of(caller),
+        session_id,
+        body.messages,
+        create=True,
+        user_id=user_id,
+        expect_last=body.expect_last,
     )
     return json_response(Messages(items=stored), status=201)
 

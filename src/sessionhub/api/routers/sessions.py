@@ -63,6 +63,21 @@ async def create_session(body: SessionCreate, request: Request, caller: AppCalle
     return json_response(session, status=201 if created else 200)
 
 
+# Routes are matched one by one, in order: the hottest paths come first.
+@router.post("/sessions/{session_id}/heartbeat", response_model=Session)
+async def heartbeat(session_id: SessionPath, request: Request, caller: AppCaller) -> Response:
+    """Record activity. 409 session_ended once the session is over."""
+    return json_response(
+        await get_engine(request).sessions.heartbeat(app_id_of(caller), session_id)
+    )
+
+
+@router.post("/sessions/{session_id}/validate", response_model=Validation)
+async def validate(session_id: SessionPath, request: Request, caller: SecretCaller) -> Response:
+    """Is the session valid, why not, and until when? A valid one slides its idle expiry."""
+    return json_response(await get_engine(request).sessions.validate(app_id_of(caller), session_id))
+
+
 @router.get("/sessions", response_model=Page[Session])
 async def list_sessions(
     request: Request,
@@ -128,20 +143,6 @@ async def delete_session(
     """Delete the session and, soon after, everything that belongs to it."""
     await get_engine(request).sessions.delete(app_id_of(caller), session_id)
     return Response(status_code=204)
-
-
-@router.post("/sessions/{session_id}/heartbeat", response_model=Session)
-async def heartbeat(session_id: SessionPath, request: Request, caller: AppCaller) -> Response:
-    """Record activity. 409 session_ended once the session is over."""
-    return json_response(
-        await get_engine(request).sessions.heartbeat(app_id_of(caller), session_id)
-    )
-
-
-@router.post("/sessions/{session_id}/validate", response_model=Validation)
-async def validate(session_id: SessionPath, request: Request, caller: SecretCaller) -> Response:
-    """Is the session valid, why not, and until when? A valid one slides its idle expiry."""
-    return json_response(await get_engine(request).sessions.validate(app_id_of(caller), session_id))
 
 
 @router.post("/sessions/{session_id}/refresh", response_model=Session)

@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sessionhub.core.analytics.query import app_range, base_scope, period
+from sessionhub.core.analytics.query import app_range, base_scope, period, segment_sources
 from sessionhub.models.analytics import FunnelIn, FunnelResult, FunnelStep, FunnelStepResult
 from sessionhub.storage.analytics import reports as rq
 
@@ -126,6 +126,7 @@ async def run(engine: Engine, app_id: str, spec: FunnelIn) -> FunnelResult:
         engine.db.dialect,
         filters=spec.filters,
         include_bots=spec.include_bots,
+        segments=await segment_sources(engine, app_id, spec.filters),
     )
     consume: Callable[[Iterable[Sequence[Any]]], list[list[int]]] = (
         partial(walk_sessions, steps=len(spec.steps))

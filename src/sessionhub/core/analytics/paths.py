@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sessionhub.clock import iso
-from sessionhub.core.analytics.query import app_range, base_scope
+from sessionhub.core.analytics.query import app_range, base_scope, segment_sources
 from sessionhub.errors import InvalidInput, NotFound
 from sessionhub.models.analytics import (
     Journey,
@@ -129,6 +129,7 @@ async def run(engine: Engine, app_id: str, spec: PathsIn) -> PathsResult:
         engine.db.dialect,
         filters=spec.filters,
         include_bots=spec.include_bots,
+        segments=await segment_sources(engine, app_id, spec.filters),
     )
     anchor = spec.page if spec.page is not None else spec.event or ""
     pages = spec.steps == "pages"

@@ -20,8 +20,18 @@ from pydantic import ValidationError
 
 from sessionhub.clock import iso, to_ms
 from sessionhub.core.analytics import calendar as cal
-from sessionhub.core.analytics.definitions import Parts, Value, add, compute, parts_for
+from sessionhub.core.analytics.definitions import (
+    Histogram,
+    Parts,
+    Value,
+    add,
+    add_histogram,
+    compute,
+    histogram_median,
+    parts_for,
+)
 from sessionhub.core.pagination import decode_cursor, encode_cursor
+from sessionhub.core.personalization.segments import filter_sources
 from sessionhub.errors import InvalidInput
 from sessionhub.models import AppSettings
 from sessionhub.models.analytics import (
@@ -29,13 +39,15 @@ from sessionhub.models.analytics import (
     TIME_DIMENSIONS,
     Between,
     CompareResult,
+    Condition,
     Period,
     QueryIn,
     QueryResult,
     Row,
 )
+from sessionhub.storage.analytics import durations as dq
 from sessionhub.storage.analytics import queries as aq
-from sessionhub.storage.analytics.sql import Scope, mentions
+from sessionhub.storage.analytics.sql import Scope, SegmentSource, mentions, segment_keys
 
 if TYPE_CHECKING:
     from sessionhub.core.engine import Engine
@@ -167,6 +179,7 @@ def base_scope(
     dimensions: Sequence[str] = (),
     include_bots: bool = False,
     conversion_events: Sequence[str] | None = None,
+    segments: tuple[SegmentSource, ...] = (),
 ) -> Scope:
     zone = ZoneInfo(settings.timezone)
     calendar = cal.Calendar.over(zone, lo, hi)
@@ -185,12 +198,13 @@ def base_scope(
         offsets=calendar.offsets,
         months=calendar.months,
         dialect=dialect,
+        segments=segments,
     )
 
 
 def _rollup_shape(spec: QueryIn, settings: AppSettings, scope: Scope) -> bool:
     """Whether rollups can answer this question's parts (for whole days)."""
-    if spec.include_bots or spec.filters or "median_duration" in spec.metrics:
+    if spec.include_bots or spec.filters:
         return False
     if scope.conversion_events != tuple(settings.analytics.conversion_events):
         return False
@@ -198,6 +212,20 @@ def _rollup_shape(spec: QueryIn, settings: AppSettings, scope: Scope) -> bool:
     if "time:hour" in spec.dimensions or len(others) > 1:
         return False
     return all(d == "kind" or d in aq.ROLLUP_DIMENSIONS for d in others)
+
+
+async def segment_sources(
+    engine: Engine, app_id: str, filters: Sequence[Any]
+) -> tuple[SegmentSource, ...]:
+    """The segments ``filters`` name, resolved as of now (a 422 for an unknown one)."""
+    keys = segment_keys(filters)
+    if not keys:
+        return ()
+    now = engine.clock.now_ms()
+    found: tuple[SegmentSource, ...] = await engine.db.read(
+        filter_sources, app_id, keys, now, heavy=True
+    )
+    return found
 
 
 class QueryRunner:
@@ -212,7 +240,8 @@ class QueryRunner:
         zone = ZoneInfo(settings.timezone)
         now = engine.clock.now_ms()
         lo, hi = await app_range(engine, app_id, spec.date_range, zone, now)
-        question = self.question(app_id, spec, settings, lo, hi)
+        segments = await segment_sources(engine, app_id, spec.filters)
+        question = self.question(app_id, spec, settings, lo, hi, segments)
         totals, groups, medians, rolled = await self.parts(question, now)
         rows = self._rows(question, groups, medians, fill=True)
         rows = order_rows(rows, spec, question.dimensions)
@@ -245,7 +274,13 @@ class QueryRunner:
         )
 
     def question(
-        self, app_id: str, spec: QueryIn, settings: AppSettings, lo: int, hi: int
+        self,
+        app_id: str,
+        spec: QueryIn,
+        settings: AppSettings,
+        lo: int,
+        hi: int,
+        segments: tuple[SegmentSource, ...] = (),
     ) -> Question:
         scope = base_scope(
             app_id,
@@ -257,6 +292,7 @@ class QueryRunner:
             dimensions=spec.dimensions,
             include_bots=spec.include_bots,
             conversion_events=spec.conversion_events,
+            segments=segments,
         )
         return Question(
             scope=scope,
@@ -280,23 +316,30 @@ class QueryRunner:
         wanted = parts_for(question.metrics)
         scope, dims = question.scope, question.dimensions
         days = await self._rolled_days(question, now) if question.rollups else []
-        if not days:
-            totals = await db.read(aq.aggregate, scope, (), wanted, heavy=True)
+        totals: dict[Key, Parts]
+        groups: dict[Key, Parts]
+        if not wanted and not (rows and dims):  # only medians: no parts to add up
+            totals, groups = {(): {}}, {}
+        elif not days:
+            totals = await db.read(aq.aggregate, scope, (), wanted or {"sessions"}, heavy=True)
             groups = (
-                await db.read(aq.aggregate, scope, dims, wanted, heavy=True)
+                await db.read(aq.aggregate, scope, dims, wanted or {"sessions"}, heavy=True)
                 if rows and dims
                 else {}
             )
-        else:
-            totals = await self._mixed(question, days, (), wanted)
-            groups = await self._mixed(question, days, dims, wanted) if rows and dims else {}
+        else:  # (the groups of a median come from the parts' groups: count sessions)
+            totals = await self._mixed(question, days, (), wanted or {"sessions"})
+            groups = (
+                await self._mixed(question, days, dims, wanted or {"sessions"})
+                if rows and dims
+                else {}
+            )
         medians: dict[Key, float] = {}
         if "median_duration" in question.metrics:
-            whole = await db.read(aq.medians, scope, (), heavy=True)
-            if () in whole:
-                medians[TOTAL] = whole[()]
-            if rows and dims:
-                medians.update(await db.read(aq.medians, scope, dims, heavy=True))
+            picked = _rolled_filter(question)
+            if picked is not None:  # one rolled-up dimension's rows answer the filter
+                days = await self._rolled_days(question, now)
+            medians = await self._medians(question, days, dims if rows else (), picked)
         if not dims:
             groups = {}
         return totals, groups, medians, len(days)
@@ -343,8 +386,9 @@ class QueryRunner:
         )
         others = [d for d in dims if d not in TIME_DIMENSIONS and d != "kind"]
         dimension = others[0] if others else ""
+        by_day = any(d in TIME_DIMENSIONS for d in dims)
         rolled = await db.read(
-            aq.read_rollups, scope.app_id, dimension, days, kinds, from_rollups, heavy=True
+            aq.read_rollups, scope.app_id, dimension, days, kinds, from_rollups, by_day, heavy=True
         )
         for day, kind, value, parts in rolled:
             key = _rolled_key(dims, day, kind, value)
@@ -368,6 +412,62 @@ class QueryRunner:
             for group, values in exact.items():
                 found.setdefault(group, {}).update({k: values[k] for k in distinct})
         return found
+
+    async def _medians(
+        self,
+        question: Question,
+        days: list[int],
+        dims: Sequence[str],
+        picked: tuple[str, set[str | None]] | None = None,
+    ) -> dict[Key, float]:
+        """Median durations per group, and of the totals under ``TOTAL``: the duration
+        histograms of rolled-up ``days`` added to those of a raw scan of the rest of the
+        range (and of days rolled up before histograms were kept). With ``picked`` (a
+        dimension and values the filters keep), only those rows of that dimension count."""
+        db, scope = self._engine.db, question.scope
+        totals: Histogram = {}
+        groups: dict[Key, Histogram] = {}
+        if days:
+            whole = await db.read(
+                dq.read_histograms,
+                scope.app_id,
+                picked[0] if picked else "",
+                days,
+                scope.kinds,
+                heavy=True,
+            )
+            if picked is not None:
+                whole = [row for row in whole if row[2] in picked[1]]
+            legacy = {day for day, _, _, found in whole if found is None}
+            days = [day for day in days if day not in legacy]
+            others = [d for d in dims if d not in TIME_DIMENSIONS and d != "kind"]
+            by = (
+                await db.read(
+                    dq.read_histograms, scope.app_id, others[0], days, scope.kinds, heavy=True
+                )
+                if others
+                else whole
+            )
+            for _, _, _, found in whole:
+                if found is not None:
+                    add_histogram(totals, found)
+            for day, kind, value, found in by if dims else ():
+                if found is not None and day not in legacy:
+                    add_histogram(groups.setdefault(_rolled_key(dims, day, kind, value), {}), found)
+        raw_ranges = _gaps(question.lo, question.hi, days, question.zone)
+        if raw_ranges:
+            raw_scope = replace(scope, ranges=tuple(raw_ranges))
+            add_histogram(
+                totals, (await db.read(aq.histograms, raw_scope, (), heavy=True)).get((), {})
+            )
+            if dims:
+                for key, found in (
+                    await db.read(aq.histograms, raw_scope, dims, heavy=True)
+                ).items():
+                    add_histogram(groups.setdefault(key, {}), found)
+        medians = {key: histogram_median(found) for key, found in groups.items()}
+        medians[TOTAL] = histogram_median(totals)
+        return {key: value for key, value in medians.items() if value is not None}
 
     # -- rows ------------------------------------------------------------------------------
 
@@ -409,7 +509,9 @@ class QueryRunner:
             lo, hi = resolve_range(spec.compare.date_range, zone, now, None)
         else:
             lo, hi = previous_period(question.lo, question.hi, zone)
-        other = self.question(question.scope.app_id, spec, settings, lo, hi)
+        other = self.question(
+            question.scope.app_id, spec, settings, lo, hi, question.scope.segments
+        )
         totals, groups, medians, _ = await self.parts(other, now)
         before = compute(other.metrics, totals.get((), {}), medians.get(TOTAL))
         dims = question.dimensions
@@ -441,6 +543,26 @@ class QueryRunner:
                 else None
             )
         return CompareResult(date_range=period(lo, hi), totals=before, change=change)
+
+
+def _rolled_filter(question: Question) -> tuple[str, set[str | None]] | None:
+    """(dimension, values) when the question is over the sessions with one of ``values`` of
+    one rolled-up dimension (its only filter is ``is`` on it) and otherwise rolls up: its
+    medians then read that dimension's rollup rows."""
+    scope, dims = question.scope, question.dimensions
+    if question.rollups or scope.include_bots or len(scope.filters) != 1:
+        return None
+    if any(d not in ("time:day", "time:week", "time:month", "kind") for d in dims):
+        return None
+    found = scope.filters[0]
+    if not isinstance(found, Condition) or found.op != "is":
+        return None
+    if found.dimension not in aq.ROLLUP_DIMENSIONS:
+        return None
+    values = found.value if isinstance(found.value, list) else [found.value]
+    if not all(v is None or isinstance(v, str) for v in values):
+        return None
+    return found.dimension, set(values)
 
 
 # Groupings whose distinct counts the per-day visitor and user sets answer.

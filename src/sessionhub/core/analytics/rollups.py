@@ -1,5 +1,8 @@
 """Daily rollups: per app, per local day, the parts of the sessions that started that day.
 
+Each row (the day's totals per kind, and each value of each rolled-up dimension) also
+keeps its sessions' duration histogram, so medians over many days add histograms.
+
 The worker keeps them. Each run it takes a *fingerprint* of every recent day (sessions,
 users, events, summed durations, bots) and recomputes the days whose fingerprint or
 settings changed, so a late event, a heartbeat or a new user id reaches its day's

@@ -9,7 +9,11 @@ weights change); the exposure is logged once per unit and variant.
 
 ``decide`` is the hot path: running experiments are cached per process (changes made here
 apply at once; another process's within ``CACHE_S``), and so are the stored assignments
-of the units it has seen.
+of the units it has seen and the hash points of units not assigned (a hash never changes,
+so a unit outside the coverage or its namespace range costs a dict lookup, not a hash).
+A whole answer is kept too when nothing in it can change while the running experiments
+stay the same: every experiment of the unit was stored or left out by a hash, none
+tested attributes or a segment, and nothing new was assigned.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ if TYPE_CHECKING:
     from sessionhub.core.engine import Engine
 
 CACHE_S = 5.0
+Key = tuple[str, str | None, str | None, str | None]
 STICKY_CACHE_MAX = 200_000
+POINTS_CACHE_MAX = 500_000
 _SCALE = float(2**64)
 
 
@@ -74,6 +80,8 @@ class Running:
     ns_end: float
     segment: str | None
     conditions: Rule | None
+    ns_salt: str = ""
+    cov_salt: str = ""
 
 
 def not_found(key: str) -> NotFound:
@@ -179,7 +187,22 @@ def prepare(row: Mapping[Any, Any]) -> Running:
         ns_end=float(row["namespace_end"]),
         segment=targeting.get("segment"),
         conditions=compile_rules(conditions, "targeting.conditions") if conditions else None,
+        ns_salt=f"ns:{row['namespace']}",
+        cov_salt=f"cov:{row['key']}",
     )
+
+
+def memberships(
+    conn: Any, app_id: str, keys: builtins.list[str], user_id: str, now: int
+) -> dict[str, bool]:
+    """Whether ``user_id`` is in each segment now; a segment deleted since is no member."""
+    found = {}
+    for key in keys:
+        try:
+            found[key] = is_member(conn, app_id, key, user_id, now)
+        except NotFound:
+            found[key] = False
+    return found
 
 
 class Experiments:
@@ -189,9 +212,23 @@ class Experiments:
         self._engine = engine
         self._running: dict[str, tuple[float, builtins.list[Running]]] = {}
         self._sticky: dict[tuple[str, str], dict[str, str]] = {}
+        self._points: dict[tuple[str, str], float] = {}  # (salt, unit id) -> bucket()
+        # (app, user, device, session) -> (the running list it holds for, variants, features)
+        self._decided: dict[Key, tuple[builtins.list[Running], dict[str, str], dict[str, Any]]]
+        self._decided = {}
+
+    def _bucket(self, salt: str, unit: str) -> float:
+        """``bucket(salt, unit)``, remembered: it is the same every time."""
+        found = self._points.get((salt, unit))
+        if found is None:
+            if len(self._points) >= POINTS_CACHE_MAX:
+                self._points.clear()
+            found = self._points[(salt, unit)] = bucket(salt, unit)
+        return found
 
     def _forget(self, app_id: str) -> None:
         self._running.pop(app_id, None)
+        self._decided.clear()
         self._sticky.clear()  # a restarted or re-weighted experiment: read assignments afresh
 
     async def create(self, app_id: str, spec: ExperimentIn) -> Experiment:
@@ -266,11 +303,16 @@ class Experiments:
                 self._sticky[(app_id, unit)][experiment] = variant
         return {u: self._sticky[(app_id, u)] for u in units}
 
-    async def _in_segment(self, app_id: str, key: str, user_id: str | None, now: int) -> bool:
-        if not user_id:
-            return False
-        member: bool = await self._engine.db.read(is_member, app_id, key, user_id, now)
-        return member
+    async def _memberships(
+        self, app_id: str, keys: set[str], user_id: str | None, now: int
+    ) -> dict[str, bool]:
+        """Whether the user is in each segment now: one database read for all of them."""
+        if not user_id or not keys:
+            return {}
+        found: dict[str, bool] = await self._engine.db.read(
+            memberships, app_id, sorted(keys), user_id, now
+        )
+        return found
 
     async def decide(
         self,
@@ -283,7 +325,15 @@ class Experiments:
         track: bool = True,
     ) -> Decision:
         """The variant of each running experiment the unit is in, and their feature values."""
-        experiments = await self.running(app_id)
+        cached = self._running.get(app_id)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_S:
+            experiments = cached[1]
+        else:
+            experiments = await self.running(app_id)
+        key = (app_id, user_id, device_id, session_id)
+        decided = self._decided.get(key)
+        if decided is not None and decided[0] is experiments:
+            return Decision(variants=decided[1], features=decided[2])
         ids = {"user": user_id, "device": device_id, "session": session_id}
         units = sorted({v for v in ids.values() if v})
         stored = await self._stored(app_id, units) if experiments and units else {}
@@ -292,6 +342,11 @@ class Experiments:
         features: dict[str, Any] = {}
         exposures: builtins.list[dict[str, Any]] = []
         now = self._engine.clock.now_ms()
+        settled = True  # the answer stays as long as ``experiments`` (see the docstring)
+        # First what needs no database: stored variants, and the hash and attribute tests of
+        # the rest; then the segments those need, in one read; then, in order, the answer.
+        candidates: builtins.list[tuple[Running, str, str | None]] = []
+        segments: set[str] = set()
         for exp in experiments:
             unit = ids[exp.unit]
             if not unit:
@@ -299,18 +354,23 @@ class Experiments:
             variant = stored[unit].get(exp.key)
             if variant is None:
                 if exp.namespace is not None and not (
-                    exp.ns_start <= bucket(f"ns:{exp.namespace}", unit) < exp.ns_end
+                    exp.ns_start <= self._bucket(exp.ns_salt, unit) < exp.ns_end
                 ):
                     continue
-                if bucket(f"cov:{exp.key}", unit) >= exp.coverage:
+                if self._bucket(exp.cov_salt, unit) >= exp.coverage:
                     continue
+                settled = False
                 if exp.conditions is not None and not exp.conditions.test(attrs):
                     continue
-                if exp.segment is not None and not await self._in_segment(
-                    app_id, exp.segment, user_id, now
-                ):
+                if exp.segment is not None:
+                    segments.add(exp.segment)
+            candidates.append((exp, unit, variant))
+        member = await self._memberships(app_id, segments, user_id, now) if segments else {}
+        for exp, unit, variant in candidates:
+            if variant is None:
+                if exp.segment is not None and not member.get(exp.segment, False):
                     continue
-                variant = pick(exp.weights, bucket(exp.key, unit))
+                variant = pick(exp.weights, self._bucket(exp.key, unit))
                 if track:
                     exposures.append(
                         {
@@ -327,6 +387,10 @@ class Experiments:
             await self._engine.db.write(q.expose, exposures)
             for row in exposures:
                 stored[row["unit_id"]][row["experiment_key"]] = row["variant"]
+        if settled:
+            if len(self._decided) >= STICKY_CACHE_MAX:
+                self._decided.clear()
+            self._decided[key] = (experiments, variants, features)
         return Decision(variants=variants, features=features)
 
     async def results(self, app_id: str, key: str) -> Results:

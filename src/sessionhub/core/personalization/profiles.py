@@ -131,6 +131,9 @@ class Folder:
     def __init__(self, config: PersonalizationSettings, timezone: str = "UTC"):
         self.config = config
         self.half_life = half_life_ms(config)
+        # Read for every event: plain containers rather than the settings model's attributes.
+        self.sources = tuple(config.dimensions)
+        self.weights = dict(config.weights)
         self.zone = None if timezone == "UTC" else ZoneInfo(timezone)
 
     def fold(self, profile: dict[str, Any], event: Mapping[Any, Any], device: str | None) -> None:
@@ -158,9 +161,9 @@ class Folder:
         if device is not None and profile["kind"] == "user" and device not in profile["devices"]:
             profile["devices"] = [*profile["devices"], device][-MAX_DEVICES:]
         properties = event["properties"] or {}
-        dims = vectors.dimensions_of(name, event["path"], properties, self.config.dimensions)
+        dims = vectors.dimensions_of(name, event["path"], properties, self.sources)
         if dims:
-            weight = self.config.weights.get(name, 1.0)
+            weight = self.weights.get(name, 1.0)
             profile["vector_at"] = vectors.add_event(
                 profile["vector"],
                 profile["vector_at"],

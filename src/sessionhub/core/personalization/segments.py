@@ -22,7 +22,7 @@ from sessionhub.core.personalization import vectors
 from sessionhub.core.personalization.profiles import config_of, half_life_ms
 from sessionhub.core.personalization.rules import Rule, compile_rules
 from sessionhub.core.personalization.traits import compute_traits, engagement, lifecycle
-from sessionhub.errors import NotFound
+from sessionhub.errors import InvalidInput, NotFound
 from sessionhub.models import Page
 from sessionhub.models.personalization import (
     Membership,
@@ -34,11 +34,22 @@ from sessionhub.models.personalization import (
 )
 from sessionhub.storage import personalization as pq
 from sessionhub.storage import personalization_segments as q
+from sessionhub.storage.analytics.sql import SegmentSource
 
 if TYPE_CHECKING:
     from sessionhub.core.engine import Engine
 
 CHUNK = 500
+# What ``contexts`` reads of a profile, besides traits and the vector when a rule uses them.
+RULE_COLUMNS = (
+    "subject_id",
+    "first_seen",
+    "last_seen",
+    "resurrected_at",
+    "events",
+    "sessions",
+    "active_days",
+)
 HISTORY_DAYS = 90
 
 
@@ -76,7 +87,7 @@ def contexts(
     for profile in profiles:
         uid = profile["subject_id"]
         ctx: dict[str, Any] = {
-            "traits": profile["traits"],
+            "traits": profile.get("traits") or {},
             "pattern": patterns.get(uid),
             "behaviour": {k: counts.get(uid, 0) for k, counts in behaviour.items()},
             "fields": {
@@ -115,9 +126,14 @@ def _members(
         found = q.static_members(conn, app_id, key, limit + 1, after)
         return found[:limit], len(found) > limit
     rule = compile_rules(row["rules"])
+    columns = list(RULE_COLUMNS)
+    if "trait" in rule.kinds:
+        columns.append("traits")
+    if rule.needs_affinity:
+        columns += ["vector", "vector_at"]
     members: builtins.list[str] = []
     while True:
-        page = pq.list_profiles(conn, app_id, "user", CHUNK, after)
+        page = pq.list_profiles(conn, app_id, "user", CHUNK, after, columns)
         for profile, ctx in zip(page, contexts(conn, app_id, rule, page, now), strict=True):
             if rule.test(ctx):
                 if len(members) == limit:
@@ -150,6 +166,26 @@ def is_member(conn: Connection, app_id: str, key: str, user_id: str, now: int) -
         return False
     rule = compile_rules(row["rules"])
     return rule.test(contexts(conn, app_id, rule, [profile], now)[0])
+
+
+def filter_sources(
+    conn: Connection, app_id: str, keys: Sequence[str], now: int
+) -> tuple[SegmentSource, ...]:
+    """The segments an analytics filter names, resolved: a static one by its stored list
+    (a subquery), a rule one by its members now. An unknown key is a 422."""
+    found = []
+    for key in keys:
+        row = q.get(conn, app_id, key)
+        if row is None:
+            raise InvalidInput(
+                f"No segment {key!r} (in filters).", details={"field": "filters", "segment": key}
+            )
+        if row["kind"] == "static":
+            found.append(SegmentSource(app_id, key, static=True))
+        else:
+            members, _ = _members(conn, app_id, key, now, 10**9, None)
+            found.append(SegmentSource(app_id, key, static=False, users=tuple(members)))
+    return tuple(found)
 
 
 def today(now: int, timezone: str) -> int:

@@ -18,6 +18,11 @@ TOP_EVENTS = 3  # the latest events kept per dimension, to say why it scores
 DEFAULT_WEIGHTS = {"page_view": 1.0, "action": 2.0, "conversion": 5.0}
 
 
+# Scores as of a reference time grow by half-lives of later events: at most 2**32 before
+# they move to a later reference time (floats keep their precision at any scale).
+RESCALE_HALF_LIVES = 32
+
+
 def decay(score: float, elapsed_ms: int, half_life_ms: int) -> float:
     """``score`` after ``elapsed_ms`` (halved every ``half_life_ms``)."""
     if elapsed_ms <= 0:
@@ -61,14 +66,19 @@ def add_event(
     weight: float,
     half_life_ms: int,
 ) -> int:
-    """Fold one event into ``vector`` (scores as of ``at``); return the new reference time."""
+    """Fold one event into ``vector`` (scores as of ``at``); return the new reference time.
+
+    A later event's gain is stated as of ``at`` too (grown rather than the rest decayed), so
+    an event costs its own dimensions only; the scores move to a later reference time only
+    once they would grow past 2**RESCALE_HALF_LIVES.
+    """
     when = int(event["occurred_at"])
-    if when > at:
+    if when - at > RESCALE_HALF_LIVES * half_life_ms:
         factor = math.pow(0.5, (when - at) / half_life_ms)
         for key in vector:
             vector[key] *= factor
         at = when
-    gain = decay(weight, at - when, half_life_ms) if when < at else weight
+    gain = weight * math.pow(2.0, (when - at) / half_life_ms) if when != at else weight
     item = {"id": event["id"], "type": event["name"], "at": when, "weight": weight}
     for dim in dims:
         vector[dim] = vector.get(dim, 0.0) + gain

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from sessionhub.models.analytics import AllOf, Condition, Filter
+from sessionhub.storage.analytics.durations import Histogram, bucket_sql, encode_histogram
 from sessionhub.storage.analytics.sql import (
     DURATION,
     SESSION_COLUMNS,
@@ -199,32 +200,26 @@ def _names(parts: Iterable[str]) -> list[str]:
     return [name for name in PARTS if name in wanted]
 
 
-def medians(conn: Connection, scope: Scope, dimensions: Sequence[str]) -> dict[Key, float]:
-    """The median session duration (ms) per group: the middle one, or the mean of the two."""
+# Built once: a CASE of some forty branches takes milliseconds to build.
+DURATION_BUCKET = bucket_sql(DURATION)
+
+
+def histograms(conn: Connection, scope: Scope, dimensions: Sequence[str]) -> dict[Key, Histogram]:
+    """Sessions (or units of an event dimension) per duration bucket, per group."""
     register_regexp(conn)
     groups, source, _ = _units(scope, dimensions)
-    units = select(*groups, DURATION.label("dur")).select_from(source)
+    units = select(*groups, DURATION_BUCKET.label("bucket")).select_from(source)
     if not any(x in ("page", "event") for x in dimensions):
         units = units.where(*scope_where(scope))
     unit = units.subquery("u")
     keys = [unit.c[f"d{i}"] for i in range(len(groups))]
-    ranked = select(
-        *keys,
-        unit.c.dur,
-        func.row_number().over(partition_by=keys or None, order_by=unit.c.dur).label("rn"),
-        func.count().over(partition_by=keys or None).label("c"),
-    ).subquery("ranked")
-    rkeys = [ranked.c[f"d{i}"] for i in range(len(groups))]
-    middle = or_(ranked.c.rn == (ranked.c.c + 1) // 2, ranked.c.rn == (ranked.c.c + 2) // 2)
-    query = select(*rkeys, func.avg(ranked.c.dur)).where(middle)
-    if rkeys:
-        query = query.group_by(*rkeys)
-    # Without groups, no sessions still give one row: avg() over nothing is NULL.
-    return {
-        tuple(row)[:-1]: float(tuple(row)[-1])
-        for row in conn.execute(query)
-        if tuple(row)[-1] is not None
-    }
+    query = select(*keys, unit.c.bucket, func.count()).group_by(*keys, unit.c.bucket)
+    found: dict[Key, Histogram] = {}
+    width = len(keys)
+    for row in conn.execute(query):
+        values = tuple(row)
+        found.setdefault(values[:width], {})[int(values[width])] = int(values[width + 1])
+    return found
 
 
 def first_start(conn: Connection, app_id: str) -> int | None:
@@ -272,6 +267,7 @@ def rollup_rows(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for dimension in ("", *ROLLUP_DIMENSIONS):
         dims = ["time:day", "kind", *([dimension] if dimension else [])]
+        durations = histograms(conn, scope, dims)
         for key, parts in aggregate(conn, scope, dims, PARTS).items():
             rows.append(
                 {
@@ -281,6 +277,7 @@ def rollup_rows(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
                     "dimension": dimension,
                     "value": key[2] if dimension else None,
                     **parts,
+                    "durations": encode_histogram(durations.get(key, {})),
                 }
             )
     return rows
@@ -374,26 +371,37 @@ def read_rollups(
     days: Sequence[int],
     kinds: Sequence[str] | None,
     parts: Iterable[str],
+    by_day: bool = True,
 ) -> list[tuple[int, str, Any, Parts]]:
-    """(day, kind, value, parts) of the rollup rows of ``dimension`` ("" for totals)."""
+    """(day, kind, value, parts) of the rollup rows of ``dimension`` ("" for totals); without
+    ``by_day``, summed over the days by the database (day is then the first one)."""
     names = _names(parts)
     if not days:
         return []
-    lo, hi = min(days), max(days) + 1
-    query = select(r.day, r.kind, r.value, *(r[name] for name in names)).where(
-        r.app_id == app_id, r.dimension == dimension, r.day >= lo, r.day < hi
-    )
+    columns = [r[name] for name in names]
+    query = select(r.day if by_day else func.min(r.day), r.kind, r.value)
+    query = query.where(r.app_id == app_id, r.dimension == dimension, day_runs(r.day, days))
+    if by_day:
+        query = query.add_columns(*columns)
+    else:
+        query = query.add_columns(*(func.sum(c) for c in columns)).group_by(r.kind, r.value)
     if kinds is not None:
         query = query.where(r.kind.in_(kinds))
-    wanted = set(days)
-    found = []
-    for row in conn.execute(query):
-        values = tuple(row)
-        if values[0] in wanted:
-            found.append(
-                (values[0], values[1], values[2], dict(zip(names, values[3:], strict=True)))
-            )
-    return found
+    return [
+        (int(values[0]), values[1], values[2], dict(zip(names, values[3:], strict=True)))
+        for values in map(tuple, conn.execute(query))
+    ]
+
+
+def day_runs(column: Any, days: Sequence[int]) -> ColumnElement[bool]:
+    """``column`` is one of ``days``: a range test per run of consecutive days."""
+    runs: list[list[int]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] == day - 1:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return or_(*(column.between(lo, hi) for lo, hi in runs))
 
 
 # -- visitor and user sets -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import KeyedColumnElement, UnaryExpression
 
@@ -45,6 +47,7 @@ from sessionhub.models.analytics import (
     Not,
 )
 from sessionhub.storage.schema import events, sessions, user_patterns
+from sessionhub.storage.schema_personalization import segment_members
 
 s = sessions.c
 e = events.c
@@ -76,6 +79,17 @@ SESSION_COLUMNS: dict[str, KeyedColumnElement[Any]] = {
 
 
 @dataclass(frozen=True)
+class SegmentSource:
+    """Who is in a segment a filter names: a static one's stored list, or the user ids a
+    rule segment's evaluation found (as of the question)."""
+
+    app_id: str
+    key: str
+    static: bool
+    users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Scope:
     """The sessions one question covers, and the rules to count them by."""
 
@@ -89,6 +103,7 @@ class Scope:
     offsets: tuple[tuple[int, int], ...] = ((0, 0),)  # (from_ms, utc offset) in force
     months: tuple[int, ...] = ()  # day numbers of month starts, for time:month
     dialect: str = "sqlite"
+    segments: tuple[SegmentSource, ...] = ()  # the segments the filters name, resolved
 
     def uses_patterns(self, dimensions: Sequence[str]) -> bool:
         return "user_pattern" in dimensions or any(
@@ -111,6 +126,29 @@ def _mentions(node: Filter, dimension: str) -> bool:
 def mentions(filters: Sequence[Filter], dimension: str) -> bool:
     """Whether any filter tests ``dimension``."""
     return any(_mentions(f, dimension) for f in filters)
+
+
+def segment_keys(filters: Sequence[Filter]) -> list[str]:
+    """The keys of the segments the filters test, each once, in order."""
+    found: dict[str, None] = {}
+
+    def walk(node: Filter) -> None:
+        if isinstance(node, Condition):
+            if node.dimension == "segment":
+                value = node.value
+                found.update(dict.fromkeys(v for v in _values(value) if v is not None))
+        elif isinstance(node, AllOf):
+            for child in node.all_of:
+                walk(child)
+        elif isinstance(node, AnyOf):
+            for child in node.any_of:
+                walk(child)
+        elif isinstance(node, Not):
+            walk(node.negated)
+
+    for node in filters:
+        walk(node)
+    return list(found)
 
 
 # -- session measures ----------------------------------------------------------------------
@@ -269,18 +307,57 @@ def session_has(test: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[boo
     return exists().where(ev.session_sid == s.sid, test(ev))
 
 
-def compile_filter(node: Filter, dialect: str) -> ColumnElement[bool]:
-    """A filter as a test on a session (``sessions`` and, if used, ``user_patterns``)."""
+def user_ids(ids: Sequence[str], dialect: str) -> Any:
+    """A SELECT of the given user ids, sent as one JSON parameter however many there are."""
+    text = orjson.dumps(list(ids)).decode()
+    if dialect == "postgresql":
+        rows = func.jsonb_array_elements_text(cast(literal(text, String()), JSONB)).table_valued(
+            "value"
+        )
+    else:
+        rows = func.json_each(literal(text, String())).table_valued("value")
+    return select(rows.c.value)
+
+
+def segment_test(
+    node: Condition, dialect: str, segments: Sequence[SegmentSource]
+) -> ColumnElement[bool]:
+    """The session's user is in (any of) the segments: never NULL, so ``is_not`` is exact."""
+    known = {source.key: source for source in segments}
+    tests: list[ColumnElement[bool]] = []
+    for key in _values(node.value):
+        source = known.get(key)
+        if source is None:  # resolved by the caller; a bug if not
+            raise AssertionError(f"segment {key!r} of a filter was not resolved")
+        if source.static:
+            members: Any = select(segment_members.c.user_id).where(
+                segment_members.c.app_id == source.app_id,
+                segment_members.c.segment_key == source.key,
+            )
+        else:
+            members = user_ids(source.users, dialect)
+        tests.append(s.user_id.in_(members))
+    test = and_(s.user_id.is_not(None), or_(false(), *tests))
+    return not_(test) if node.op == "is_not" else test
+
+
+def compile_filter(
+    node: Filter, dialect: str, segments: Sequence[SegmentSource] = ()
+) -> ColumnElement[bool]:
+    """A filter as a test on a session (``sessions`` and, if used, ``user_patterns``);
+    ``segments`` resolves the segments it names."""
     if isinstance(node, Condition):
         if node.dimension in ("page", "event"):
             return session_has(lambda ev: event_dimension_test(node, dialect, ev))
+        if node.dimension == "segment":
+            return segment_test(node, dialect, segments)
         return text_test(SESSION_COLUMNS[node.dimension], node.op, node.value, dialect)
     if isinstance(node, AllOf):
-        return and_(true(), *(compile_filter(child, dialect) for child in node.all_of))
+        return and_(true(), *(compile_filter(c, dialect, segments) for c in node.all_of))
     if isinstance(node, AnyOf):
-        return or_(false(), *(compile_filter(child, dialect) for child in node.any_of))
+        return or_(false(), *(compile_filter(c, dialect, segments) for c in node.any_of))
     if isinstance(node, Not):
-        return not_(compile_filter(node.negated, dialect))
+        return not_(compile_filter(node.negated, dialect, segments))
     assert isinstance(node, Did)
     match = node.did
     return session_has(
@@ -314,7 +391,7 @@ def scope_where(scope: Scope) -> list[ColumnElement[bool]]:
         where.append(kind == kinds[0] if len(kinds) == 1 else kind.in_(kinds))
     if not scope.include_bots:
         where.append(_tested(s.is_bot, dialect) == false())
-    where.extend(compile_filter(f, scope.dialect) for f in scope.filters)
+    where.extend(compile_filter(f, scope.dialect, scope.segments) for f in scope.filters)
     return where
 
 
