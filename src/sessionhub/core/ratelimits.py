@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
+from sessionhub.core.rate_windows import MemoryWindows
 from sessionhub.errors import RateLimited
 
 if TYPE_CHECKING:
@@ -49,10 +50,8 @@ def rate_item(spec: str) -> RateLimitItem:
 _ITEMS: dict[str, RateLimitItem] = {}
 
 
-def storage_for(redis_url: str) -> Storage:
-    """Redis storage when a URL is given (shared by every replica), else this process's memory."""
-    if not redis_url:
-        return MemoryStorage()
+def redis_storage(redis_url: str) -> RedisStorage:
+    """Counters in Redis, shared by every replica."""
     return RedisStorage(
         "async+" + redis_url, implementation="redispy", key_prefix=f"{_PREFIX}-limits"
     )
@@ -64,9 +63,14 @@ class RateLimits:
     def __init__(self, engine: Engine):
         self._engine = engine
         self.enabled: bool = engine.settings.rate_limits
-        self.storage = storage_for(engine.settings.redis_url)
         self._shared = bool(engine.settings.redis_url)
-        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
+        # In Redis when shared by replicas (``limits`` counts there), else in this process's
+        # memory: the same sliding-window counts, with no awaiting on each check.
+        self.storage: RedisStorage | None = None
+        self._memory = MemoryWindows()
+        if self._shared:
+            self.storage = redis_storage(engine.settings.redis_url)
+            self._limiter = SlidingWindowCounterRateLimiter(self.storage)
         # Suspects known to this process, with when their mark ends (time.time()). Checked on
         # every request, so a dict lookup rather than a storage round trip; other replicas
         # mark a suspect themselves on its next miss, as the miss counters are shared.
@@ -115,8 +119,9 @@ class RateLimits:
                 )
             )
         else:
+            hit = self._memory.hit
             results = [
-                await self._limiter.hit(item, check.policy, check.who)
+                hit(item, check.policy, check.who)
                 for item, check in zip(items, checks, strict=True)
             ]
         for ok, item, check in zip(results, items, checks, strict=True):
@@ -124,7 +129,10 @@ class RateLimits:
                 await self._refuse(item, check)
 
     async def _refuse(self, item: RateLimitItem, check: Check) -> None:
-        stats = await self._limiter.get_window_stats(item, check.policy, check.who)
+        if self._shared:
+            stats = await self._limiter.get_window_stats(item, check.policy, check.who)
+        else:
+            stats = self._memory.get_window_stats(item, check.policy, check.who)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
             f"Too many requests ({check.policy} limit {item.amount} per "
@@ -153,12 +161,21 @@ class RateLimits:
             counted.append((f"ip:{ip}", limits.unknown_sessions_per_ip))
         marked = []
         for who, rate in counted:
-            if await self._limiter.hit(rate_item(rate), "unknown-session", who):
+            item = rate_item(rate)
+            if self._shared:
+                allowed = await self._limiter.hit(item, "unknown-session", who)
+            else:
+                allowed = self._memory.hit(item, "unknown-session", who)
+            if allowed:
                 continue
             until = time.time() + limits.suspect_for_s
             self._suspects[who] = until
             # The shared mark makes exactly one replica (the first) report the suspect.
-            times = await self.storage.incr(f"{_PREFIX}/suspect/{who}", limits.suspect_for_s)
+            key = f"{_PREFIX}/suspect/{who}"
+            if self.storage is not None:
+                times = await self.storage.incr(key, limits.suspect_for_s)
+            else:
+                times = self._memory.incr(key, limits.suspect_for_s)
             if times == 1:
                 marked.append(who)
         return marked
@@ -166,7 +183,9 @@ class RateLimits:
     async def reset(self) -> None:
         """Forget every count and suspect (tests and operators after a false alarm)."""
         self._suspects.clear()
-        await self.storage.reset()
+        self._memory.reset()
+        if self.storage is not None:
+            await self.storage.reset()
 
     async def close(self) -> None:
         """Let go of the Redis connections, if any."""

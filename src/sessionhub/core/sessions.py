@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from sessionhub.clock import from_ms, iso
+from sessionhub.clock import iso
 from sessionhub.core import consent
 from sessionhub.core.attribution import own_hosts, start_attributes
 from sessionhub.core.merge_patch import merge_patch
@@ -94,16 +94,13 @@ def to_model(row: Mapping[Any, Any], now: int) -> Session:
             "end_reason": ended[0] if ended else None,
             "user_id": row["user_id"],
             "device_id": row["device_id"],
-            "started_at": from_ms(row["started_at"]),
-            "last_activity_at": from_ms(row["last_activity_at"]),
-            "ended_at": from_ms(ended[1]) if ended and ended[1] is not None else None,
-            "expires_at": from_ms(expiry) if expiry is not None else None,
-            "idle_expires_at": from_ms(row["idle_expires_at"])
-            if row["idle_expires_at"] is not None
-            else None,
-            "absolute_expires_at": from_ms(row["expires_at"])
-            if row["expires_at"] is not None
-            else None,
+            # Epoch milliseconds: the model reads them as such (see Session).
+            "started_at": row["started_at"],
+            "last_activity_at": row["last_activity_at"],
+            "ended_at": ended[1] if ended else None,
+            "expires_at": expiry,
+            "idle_expires_at": row["idle_expires_at"],
+            "absolute_expires_at": row["expires_at"],
             "duration_s": (row["last_activity_at"] - row["started_at"]) / 1000,
             "metadata": row["meta"],
             "device": {

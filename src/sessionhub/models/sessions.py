@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from sessionhub.models.common import (
     ExternalId,
@@ -75,6 +75,10 @@ class Location(Output):
 
 
 class Session(Output):
+    # Times given as integers are epoch milliseconds (how storage keeps them): to_model hands
+    # them over as they are, and pydantic-core makes the datetimes faster than Python does.
+    model_config = ConfigDict(extra="forbid", val_temporal_unit="milliseconds")
+
     id: str
     kind: SessionKind
     status: SessionStatus
