@@ -63,12 +63,11 @@ class RateLimits:
     def __init__(self, engine: Engine):
         self._engine = engine
         self.enabled: bool = engine.settings.rate_limits
-        self._shared = bool(engine.settings.redis_url)
         # In Redis when shared by replicas (``limits`` counts there), else in this process's
         # memory: the same sliding-window counts, with no awaiting on each check.
         self.storage: RedisStorage | None = None
         self._memory = MemoryWindows()
-        if self._shared:
+        if engine.settings.redis_url:
             self.storage = redis_storage(engine.settings.redis_url)
             self._limiter = SlidingWindowCounterRateLimiter(self.storage)
         # Suspects known to this process, with when their mark ends (time.time()). Checked on
@@ -111,7 +110,7 @@ class RateLimits:
         if not checks:
             return
         items = [rate_item(check.rate) for check in checks]
-        if self._shared:  # one network round trip each: wait for all of them at once
+        if self.storage is not None:  # one network round trip each: wait for all of them at once
             results = await asyncio.gather(
                 *(
                     self._limiter.hit(item, check.policy, check.who)
@@ -129,7 +128,7 @@ class RateLimits:
                 await self._refuse(item, check)
 
     async def _refuse(self, item: RateLimitItem, check: Check) -> None:
-        if self._shared:
+        if self.storage is not None:
             stats = await self._limiter.get_window_stats(item, check.policy, check.who)
         else:
             stats = self._memory.get_window_stats(item, check.policy, check.who)
@@ -162,7 +161,7 @@ class RateLimits:
         marked = []
         for who, rate in counted:
             item = rate_item(rate)
-            if self._shared:
+            if self.storage is not None:
                 allowed = await self._limiter.hit(item, "unknown-session", who)
             else:
                 allowed = self._memory.hit(item, "unknown-session", who)
@@ -189,7 +188,7 @@ class RateLimits:
 
     async def close(self) -> None:
         """Let go of the Redis connections, if any."""
-        if self._shared:
+        if self.storage is not None:
             client: Any = getattr(getattr(self.storage, "bridge", None), "storage", None)
             if client is not None and hasattr(client, "aclose"):
                 await client.aclose()

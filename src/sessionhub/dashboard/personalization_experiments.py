@@ -21,7 +21,7 @@ from sessionhub.dashboard.personalization_forms import (
 )
 from sessionhub.dashboard.web import Ctx, CtxDep, hx_redirect
 from sessionhub.errors import InvalidInput
-from sessionhub.models.personalization import Experiment, ExperimentIn, ExperimentPatch, Results
+from sessionhub.models.personalization import ExperimentIn, ExperimentPatch, Results
 
 router = APIRouter()
 
@@ -171,37 +171,29 @@ def chart_of(results: Results) -> dict[str, Any]:
     }
 
 
-async def _results(ctx: Ctx, key: str) -> tuple[Experiment, Results]:
+async def _results(ctx: Ctx, key: str) -> dict[str, Any]:
+    """What the results panel shows: the experiment, its results and their chart."""
     experiments = ctx.engine.personalization.experiments
     experiment = await experiments.get(ctx.app_id, plain(key, "key", 100))
-    return experiment, await experiments.results(ctx.app_id, experiment.key)
+    results = await experiments.results(ctx.app_id, experiment.key)
+    return {
+        "experiment": experiment,
+        "results": results,
+        "chart": chart_of(results),
+        "refresh_s": REFRESH_S,
+    }
 
 
 @router.get("/experiments/{key}")
 async def experiment_page(ctx: CtxDep, key: str) -> Response:
     """The experiment's setup, its actions and its results."""
-    experiment, results = await _results(ctx, key)
-    return ctx.render(
-        "experiment.html",
-        experiment=experiment,
-        results=results,
-        chart=chart_of(results),
-        refresh_s=REFRESH_S,
-        show_controls=False,
-    )
+    return ctx.render("experiment.html", **await _results(ctx, key), show_controls=False)
 
 
 @router.get("/experiments/{key}/results")
 async def experiment_results(ctx: CtxDep, key: str) -> Response:
     """The results panel alone (htmx refreshes it while the experiment runs)."""
-    experiment, results = await _results(ctx, key)
-    return ctx.partial(
-        "experiment_results.html",
-        experiment=experiment,
-        results=results,
-        chart=chart_of(results),
-        refresh_s=REFRESH_S,
-    )
+    return ctx.partial("experiment_results.html", **await _results(ctx, key))
 
 
 @router.post("/experiments/{key}/status")

@@ -325,11 +325,7 @@ class Experiments:
         track: bool = True,
     ) -> Decision:
         """The variant of each running experiment the unit is in, and their feature values."""
-        cached = self._running.get(app_id)
-        if cached is not None and time.monotonic() - cached[0] < CACHE_S:
-            experiments = cached[1]
-        else:
-            experiments = await self.running(app_id)
+        experiments = await self.running(app_id)
         key = (app_id, user_id, device_id, session_id)
         decided = self._decided.get(key)
         if decided is not None and decided[0] is experiments:

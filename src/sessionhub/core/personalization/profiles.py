@@ -129,7 +129,6 @@ class Folder:
     """Folds events into profiles under one app's settings."""
 
     def __init__(self, config: PersonalizationSettings, timezone: str = "UTC"):
-        self.config = config
         self.half_life = half_life_ms(config)
         # Read for every event: plain containers rather than the settings model's attributes.
         self.sources = tuple(config.dimensions)
