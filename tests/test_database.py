@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from sessionhub import Engine, InvalidInput
 from sessionhub.storage import database
+from sessionhub.storage.prepared import sqlite_insert
 from sessionhub.storage.schema import leases
 
 
@@ -117,3 +120,28 @@ async def test_connections_the_server_dropped_are_replaced(engine: Engine) -> No
     after = await asyncio.gather(*(engine.db.write(_add_lease, f"after{i}") for i in range(8)))
     assert [f"after{i}" for i in range(8)] == after
     assert 16 == len(await engine.db.read(_lease_names))
+
+
+@pytest.mark.parametrize("count", [1, 63, 64, 100, 1000])
+def test_sqlite_bulk_inserts_keep_the_order_of_their_rows(tmp_path: Path, count: int) -> None:
+    """Rows inserted many per statement get rowids in the order given, across every chunk."""
+    conn = database.sqlite_engine(f"sqlite:///{tmp_path / 'bulk.db'}").connect()
+    with conn.begin():
+        conn.exec_driver_sql("CREATE TABLE t (seq INTEGER PRIMARY KEY, name TEXT UNIQUE, n INT)")
+    with conn.begin():
+        sqlite_insert(conn, "t", ("name", "n"), [(f"r{i}", i) for i in range(count)])
+    with conn.begin():
+        rows = conn.exec_driver_sql("SELECT seq, name, n FROM t ORDER BY seq").all()
+    assert [(i + 1, f"r{i}", i) for i in range(count)] == [tuple(row) for row in rows]
+
+
+def test_a_conflict_in_a_sqlite_bulk_insert_is_an_integrity_error(tmp_path: Path) -> None:
+    """A duplicate in any chunk raises SQLAlchemy's IntegrityError (a 409 to the caller)."""
+    conn = database.sqlite_engine(f"sqlite:///{tmp_path / 'bulk.db'}").connect()
+    with conn.begin():
+        conn.exec_driver_sql("CREATE TABLE t (seq INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+    rows = [(f"r{i}",) for i in range(70)] + [("r3",)]
+    with pytest.raises(IntegrityError), conn.begin():
+        sqlite_insert(conn, "t", ("name",), rows)
+    with conn.begin():
+        assert 0 == conn.exec_driver_sql("SELECT count(*) FROM t").scalar()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -148,3 +150,27 @@ async def test_commit_batches_and_worker_runs_are_counted(
     labels = {"job": "expire_sessions", "outcome": "ok"}
     assert 1 == value(after, runs, **labels) - value(before, runs, **labels)
     assert 2 == value(after, "sessionhub_active_sessions")
+
+
+@pytest.mark.parametrize("on", [False, True])
+async def test_opentelemetry_is_asked_per_request_only_when_turned_on(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, on: bool
+) -> None:
+    """With SESSIONHUB_OPENTELEMETRY off (the default) no request looks for a tracer provider."""
+    from opentelemetry import trace
+
+    asked: list[int] = []
+    real = trace.get_tracer_provider
+
+    def counting() -> trace.TracerProvider:
+        asked.append(1)
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counting)
+    monkeypatch.setattr(engine, "settings", dataclasses.replace(engine.settings, opentelemetry=on))
+    app = create_app(engine, run_worker=False, manage_engine=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+        for _ in range(3):
+            assert 200 == (await api.get("/healthz")).status_code
+    assert (len(asked) >= 3) == on

@@ -48,6 +48,10 @@ class Settings:
     )
     app_cache_s: float = _setting(5.0, "Seconds an API process caches an app's settings.")
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
+    opentelemetry: bool = _setting(
+        False,
+        "Let FastAPI trace requests through the OpenTelemetry providers set up in the process (off: not even the per-request check).",
+    )
     trusted_proxies: str = _setting(
         "",
         "Comma-separated addresses/CIDRs of proxies or CDNs whose X-Forwarded-For (and country header) to believe.",

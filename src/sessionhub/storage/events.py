@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, or_, select, update
 
-from sessionhub.storage.prepared import Prepared
+from sessionhub.storage.prepared import Prepared, sqlite_insert
 from sessionhub.storage.schema import events, sessions
 from sessionhub.storage.sessions import get_for_update
 
@@ -74,17 +74,27 @@ def existing_ids(conn: Connection, app_id: str, ids: Iterable[str]) -> set[str]:
     return found
 
 
-_SQLITE_INSERT = (
-    "INSERT INTO events (app_id, session_sid, id, name, occurred_at, received_at, url, path,"
-    " title, referrer, properties, since_prev_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SQLITE_COLUMNS = (
+    "app_id",
+    "session_sid",
+    "id",
+    "name",
+    "occurred_at",
+    "received_at",
+    "url",
+    "path",
+    "title",
+    "referrer",
+    "properties",
+    "since_prev_ms",
 )
 
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert event rows; each carries ``properties`` and the same as JSON in ``properties_json``.
 
-    On SQLite (the single writer's hot path) the driver's executemany takes plain tuples with
-    the JSON already encoded; elsewhere SQLAlchemy binds the rows.
+    On SQLite (the single writer's hot path) the driver's cursor takes plain tuples with the
+    JSON already encoded, many rows per statement; elsewhere SQLAlchemy binds the rows.
     """
     if not rows:
         return
@@ -106,7 +116,7 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
             )
             for r in rows
         ]
-        conn.exec_driver_sql(_SQLITE_INSERT, params)
+        sqlite_insert(conn, "events", _SQLITE_COLUMNS, params)
     else:
         conn.execute(
             insert(events), [{k: v for k, v in r.items() if k != "properties_json"} for r in rows]

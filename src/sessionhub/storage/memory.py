@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from sessionhub import crypto
-from sessionhub.storage.prepared import Prepared, Row
+from sessionhub.storage.prepared import Prepared, Row, sqlite_insert
 from sessionhub.storage.schema import (
     cart_items,
     messages,
@@ -183,9 +183,6 @@ INSERT_KEYS = (
     "created_at",
 )
 _INSERT_MESSAGE = Prepared(insert(messages).returning(m.seq))
-_SQLITE_INSERT = (
-    f"INSERT INTO messages ({', '.join(INSERT_KEYS)}) VALUES ({', '.join('?' * len(INSERT_KEYS))})"
-)
 
 
 def insert_messages(conn: Connection, sid: int, rows: list[dict[str, Any]]) -> None:
@@ -213,18 +210,7 @@ def insert_messages(conn: Connection, sid: int, rows: list[dict[str, Any]]) -> N
             )
             for r in rows
         ]
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        cursor = dbapi.cursor()
-        try:
-            if len(params) == 1:
-                cursor.execute(_SQLITE_INSERT, params[0])
-            else:
-                cursor.executemany(_SQLITE_INSERT, params)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(_SQLITE_INSERT, params, exc, sqlite3.Error) from exc
-        finally:
-            cursor.close()
+        sqlite_insert(conn, "messages", INSERT_KEYS, params)
         return
     values = [
         {

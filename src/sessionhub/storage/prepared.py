@@ -13,7 +13,9 @@ a conflict), and rows come back as plain dicts keyed by column name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import functools
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -140,3 +142,42 @@ def _to_dict(row: Any, compiled: _Compiled) -> Row:
         key = keys[index]
         data[key] = processor(data[key])
     return data
+
+
+# -- SQLite bulk inserts --------------------------------------------------------------------
+
+# Rows per INSERT … VALUES statement: chunks are powers of two up to this, so a table has at
+# most seven statements in the driver's cache (100 rows go as 64 + 32 + 4).
+_SQLITE_CHUNK = 64
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_values_sql(table: str, columns: tuple[str, ...], count: int) -> str:
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row] * count)
+
+
+def sqlite_insert(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) in their order, on SQLite's driver cursor.
+
+    A statement inserts up to 64 rows at once (``INSERT … VALUES (…), (…)``): a third
+    cheaper per row than ``executemany``, which steps and resets a statement for each row.
+    Driver errors become SQLAlchemy's, as ``Prepared`` does (``IntegrityError`` is a conflict).
+    """
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    start, total = 0, len(rows)
+    try:
+        while start < total:
+            count = min(_SQLITE_CHUNK, 1 << ((total - start).bit_length() - 1))
+            sql = _sqlite_values_sql(table, columns, count)
+            chunk = rows[start : start + count]
+            cursor.execute(sql, [value for row in chunk for value in row])
+            start += count
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, chunk, exc, sqlite3.Error) from exc
+    finally:
+        cursor.close()

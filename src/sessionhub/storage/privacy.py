@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 
 from sessionhub.storage.prepared import Prepared
-from sessionhub.storage.schema import device_links, events, messages, sessions
+from sessionhub.storage.schema import SESSION_ENDED, device_links, events, messages, sessions
 from sessionhub.storage.schema_privacy import consent_log, consent_records, subject_requests
 
 c = consent_records.c
@@ -225,7 +225,7 @@ def retention_status(
             ).scalar_one()
         )
     found["messages"] = (oldest, overdue)
-    ended = (s.app_id == app_id, s.status == "ended", s.deleted_at.is_(None))
+    ended = (s.app_id == app_id, SESSION_ENDED, s.deleted_at.is_(None))
     oldest = conn.execute(select(func.min(s.last_activity_at)).where(*ended)).scalar()
     overdue = 0
     if cutoffs["ended_sessions"] is not None:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from sessionhub.storage.schema import (
     SESSION_CHILD_TABLES,
+    SESSION_ENDED,
     analytics_keys,
     device_links,
     events,
@@ -324,7 +325,7 @@ def expire_sessions(conn: Connection, app_id: str, cutoff: int, now: int, limit:
         select(s.sid)
         .where(
             s.app_id == app_id,
-            s.status == "ended",
+            SESSION_ENDED,
             s.last_activity_at < cutoff,
             _LIVE,
             or_(s.ended_at.is_(None), s.ended_at < cutoff),
