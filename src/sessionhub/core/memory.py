@@ -19,7 +19,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, RowMapping
 
-from sessionhub.clock import from_ms, iso
+from sessionhub.clock import from_ms
 from sessionhub.core.cart import cart_model
 from sessionhub.core.pagination import check_limit, decode_cursor, encode_cursor
 from sessionhub.core.session_rows import (
@@ -29,9 +29,15 @@ from sessionhub.core.session_rows import (
     history_alive,
     locked_session,
 )
-from sessionhub.core.sessions import ENGAGEMENT_GAP_MS, effective_end, to_model, touch_session
+from sessionhub.core.sessions import (
+    ENGAGEMENT_GAP_MS,
+    effective_end,
+    ended_error,
+    to_model,
+    touch_session,
+)
 from sessionhub.core.topics import top_topics
-from sessionhub.errors import Conflict, InvalidInput, NotFound, SessionEnded
+from sessionhub.errors import Conflict, InvalidInput, NotFound
 from sessionhub.ids import new_id
 from sessionhub.models import (
     Budget,
@@ -136,12 +142,8 @@ def _append(
     sid = session_queries.touch_running(conn, app_id, session_id, now, ENGAGEMENT_GAP_MS)
     if sid is None:  # not running: no such session (404), it ended, or a race to retry
         session = touch_session(conn, app_id, session_id, now)
-        ended = effective_end(session, now)
-        if ended is not None:
-            raise SessionEnded(
-                f"Session {session_id!r} has ended ({ended[0]}); start a new session.",
-                details={"session_id": session_id, "reason": ended[0], "ended_at": iso(ended[1])},
-            )
+        if effective_end(session, now) is not None:
+            raise ended_error(session_id, session, now)
         sid = session["sid"]
     expires = now + ttl_ms if ttl_ms is not None else None
     if expect_last is not None:

@@ -174,7 +174,8 @@ def new_session_row(
     }
 
 
-def _ended_error(session_id: str, row: Mapping[Any, Any], now: int) -> SessionEnded:
+def ended_error(session_id: str, row: Mapping[Any, Any], now: int) -> SessionEnded:
+    """The 409 ``session_ended`` for a session that is over at ``now``."""
     reason, ended_at = effective_end(row, now) or ("unknown", None)
     return SessionEnded(
         f"Session {session_id!r} has ended ({reason}); start a new session.",
@@ -239,7 +240,7 @@ def _end(
     if row is None:
         raise not_found(session_id)
     if effective_end(row, now) is not None:
-        raise _ended_error(session_id, row, now)
+        raise ended_error(session_id, row, now)
     return q.end(conn, row["sid"], now, reason, extra)
 
 
@@ -270,7 +271,7 @@ def _rotate(conn: Connection, app_id: str, session_id: str, now: int) -> Row:
     if row is None:
         raise not_found(session_id)
     if effective_end(row, now) is not None:
-        raise _ended_error(session_id, row, now)
+        raise ended_error(session_id, row, now)
     return q.set_fields(conn, row["sid"], {"id": new_id("ses")})
 
 
@@ -299,7 +300,7 @@ def _identify(
     values: dict[str, Any] = {"user_id": req.user_id}
     if req.rotate:
         if effective_end(row, now) is not None:
-            raise _ended_error(req.session_id, row, now)
+            raise ended_error(req.session_id, row, now)
         values["id"] = new_id("ses")
     return linked, q.set_fields(conn, row["sid"], values)
 
@@ -351,7 +352,7 @@ class Sessions:
             now,
         )
         if not created and effective_end(stored, now) is not None:
-            raise _ended_error(stored["id"], stored, now)
+            raise ended_error(stored["id"], stored, now)
         if client is not None and client.gpc:
             await self._engine.consent.gpc(app_id, stored["device_id"], stored["user_id"])
         return to_model(stored, now), created
@@ -372,7 +373,7 @@ class Sessions:
         now = self._clock.now_ms()
         row = await self._db.write(touch_session, app_id, session_id, now)
         if effective_end(row, now) is not None:
-            raise _ended_error(session_id, row, now)
+            raise ended_error(session_id, row, now)
         return to_model(row, now)
 
     refresh = heartbeat

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from sessionhub.clock import iso
 from sessionhub.core.session_rows import not_found
 from sessionhub.core.sessions import _identify as identify_device
-from sessionhub.core.sessions import effective_end, to_model
+from sessionhub.core.sessions import effective_end, ended_error, to_model
 from sessionhub.enrich.client import ClientInfo
-from sessionhub.errors import Conflict, InvalidInput, SessionEnded
+from sessionhub.errors import Conflict, InvalidInput
 from sessionhub.models import Identified, Identify
 from sessionhub.models.apps import AppSettings
 from sessionhub.models.events import IngestResult, RejectedEvent
@@ -39,12 +38,8 @@ def _identify_session(
     row = sq.get_for_update(conn, app_id, session_id)
     if row is None:
         raise not_found(session_id)
-    ended = effective_end(row, now)
-    if ended is not None:
-        raise SessionEnded(
-            f"Session {session_id!r} has ended ({ended[0]}); start a new session.",
-            details={"session_id": session_id, "reason": ended[0], "ended_at": iso(ended[1])},
-        )
+    if effective_end(row, now) is not None:
+        raise ended_error(session_id, row, now)
     device_id = row["device_id"]
     if device_id is None:
         raise InvalidInput(

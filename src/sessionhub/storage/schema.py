@@ -190,13 +190,14 @@ messages = Table(
 )
 Index("ix_messages_session_seq", messages.c.session_sid, messages.c.seq)
 # Only messages sent with a client id (most have none): those are the ones looked up.
+_HAS_CLIENT_ID = messages.c.client_id.isnot(None)
 Index(
     "ux_messages_client",
     messages.c.session_sid,
     messages.c.client_id,
     unique=True,
-    sqlite_where=messages.c.client_id.isnot(None),
-    postgresql_where=messages.c.client_id.isnot(None),
+    sqlite_where=_HAS_CLIENT_ID,
+    postgresql_where=_HAS_CLIENT_ID,
 )
 
 cart_items = Table(
