@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import orjson
 import uvloop
 
 from sessionhub import Engine
+from sessionhub.clock import to_ms
 from sessionhub.models import SessionCreate
 from sessionhub.storage.database import normalize_url
 
@@ -63,8 +65,10 @@ RAW_TX = 10_000
 
 
 def event(i: int, session_id: str | None = None) -> dict[str, Any]:
+    """An event as the browser tracker sends it: a random UUID and the client's time."""
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "type": "page_view" if i % 4 else "action",
         "path": f"/products/{i % 500}",
         "url": f"https://shop.example/products/{i % 500}",
@@ -204,7 +208,7 @@ def _raw_rows(count: int) -> list[tuple[Any, ...]]:
                 1,
                 e["id"],
                 e["type"],
-                now,
+                to_ms(datetime.fromisoformat(e["timestamp"])),
                 now,
                 e["url"],
                 e["path"],
@@ -212,12 +216,16 @@ def _raw_rows(count: int) -> list[tuple[Any, ...]]:
                 None,
                 orjson.dumps(e["properties"]).decode(),
                 None,
+                False,
             )
         )
     return rows
 
 
-COLUMNS = "app_id, session_sid, id, name, occurred_at, received_at, url, path, title, referrer, properties, since_prev_ms"
+COLUMNS = (
+    "app_id, session_sid, id, name, occurred_at, received_at, url, path, title, referrer,"
+    " properties, since_prev_ms, dedupe_by_id"
+)
 
 
 def raw_sqlite(url: str, total: int) -> float:
@@ -227,7 +235,7 @@ def raw_sqlite(url: str, total: int) -> float:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     rows = _raw_rows(total)
-    sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 12)})"
+    sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 13)})"
     started = time.perf_counter()
     for start in range(0, total, RAW_TX):
         conn.execute("BEGIN")
@@ -246,7 +254,7 @@ async def raw_postgres(url: str, total: int) -> float:
         normalize_url(url).replace("postgresql+asyncpg://", "postgresql://")
     )
     rows = _raw_rows(total)
-    sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 13))})"
+    sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 14))})"
     started = time.perf_counter()
     for start in range(0, total, RAW_TX):
         async with conn.transaction():

@@ -68,6 +68,40 @@ async def test_resent_batch_is_stored_once(engine: Engine, keys: Keys) -> None:
     assert 5 == len((await engine.events.timeline(keys.app_id, session.id)).items)
 
 
+async def test_an_event_resent_later_without_a_timestamp_is_stored_once(
+    engine: Engine, keys: Keys, clock: FakeClock
+) -> None:
+    """An id sent without a time gets the server's time; a resend minutes later is known by its id."""
+    session, _ = await engine.sessions.create(keys.app_id, SessionCreate())
+    batch = [ev(session_id=session.id, type="action") for _ in range(3)]
+    first = await engine.events.ingest(keys.app_id, batch)
+    clock.advance(120)
+    again = await engine.events.ingest(
+        keys.app_id, [*batch[1:], ev(session_id=session.id, type="x")]
+    )
+    assert (3, 0) == (first.accepted, first.duplicates)
+    assert (1, 2) == (again.accepted, again.duplicates)
+    assert 4 == (await engine.sessions.get(keys.app_id, session.id)).events
+
+
+async def test_an_event_is_its_id_and_timestamp(
+    engine: Engine, keys: Keys, clock: FakeClock
+) -> None:
+    """A resend carries the same id and timestamp; the same id at another time is another event."""
+    session, _ = await engine.sessions.create(keys.app_id, SessionCreate())
+    sent = ev(
+        session_id=session.id, type="page_view", timestamp=from_ms(clock.now_ms()).isoformat()
+    )
+    later = {**sent, "timestamp": from_ms(clock.now_ms() + 1).isoformat()}
+    first = await engine.events.ingest(keys.app_id, [sent])
+    clock.advance(120)
+    again = await engine.events.ingest(keys.app_id, [sent, later, later])
+    assert (1, 0) == (first.accepted, first.duplicates)
+    assert (1, 2) == (again.accepted, again.duplicates)
+    timeline = await engine.events.timeline(keys.app_id, session.id)
+    assert [sent["id"]] * 2 == [item.id for item in timeline.items]
+
+
 async def test_counters_exit_page_last_action_and_gaps(
     engine: Engine, keys: Keys, clock: FakeClock
 ) -> None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, create_engine, insert, select
 
 from sessionhub import Conflict, Engine, FakeClock, InvalidInput, Settings, StorageError
 from sessionhub.storage import Database
+from sessionhub.storage.events import existing_keys
+from sessionhub.storage.migrate import upgrade
 from sessionhub.storage.schema import leases, metadata
 from sessionhub.storage.schema_work import include_object
 
@@ -111,3 +114,24 @@ def test_an_unsupported_database_url_is_refused() -> None:
     with pytest.raises(StorageError) as refused:
         Database("mysql://localhost/db")
     assert "sqlite" in refused.value.message
+
+
+def test_upgrading_keeps_untimed_events_known_by_their_id(tmp_path: Path) -> None:
+    """Events stored before keys had a time: those with the server's time stay known by id alone."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0012")
+    engine = create_engine(url)
+    columns = "app_id, session_sid, id, name, occurred_at, received_at, properties"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"INSERT INTO events ({columns}) VALUES"
+            " ('app_1', 1, 'untimed', 'x', 1000, 1000, '{}'),"
+            " ('app_1', 1, 'timed', 'x', 900, 1000, '{}')"
+        )
+    upgrade(url)
+    with engine.connect() as conn:
+        flags = dict(conn.exec_driver_sql("SELECT id, dedupe_by_id FROM events").all())
+        found = existing_keys(conn, "app_1", [(900, "timed"), (901, "timed")], ["untimed"])
+    engine.dispose()
+    assert {"untimed": 1, "timed": 0} == flags
+    assert {(900, "timed"), (None, "untimed")} == found

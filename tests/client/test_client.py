@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -186,7 +187,7 @@ def test_an_unreachable_server_is_a_storage_error_after_the_retries() -> None:
 
 
 def test_the_event_sender_flushes_on_size_time_and_close(client: Client) -> None:
-    """max_batch events go out at once, a lone event after max_wait_s, the rest on close."""
+    """max_batch events go out at once, a lone event after max_wait_s, the rest on close; each keeps the time it was tracked."""
     session = client.create_session({"device_id": "d-sender"})
 
     def stored() -> int:
@@ -201,8 +202,11 @@ def test_the_event_sender_flushes_on_size_time_and_close(client: Client) -> None
     assert 6 == stored()
     by_time = client.event_sender(max_batch=100, max_wait_s=0.2)
     by_time.track("action", session_id=session.id)
+    tracked_by = datetime.now(UTC)
     assert _wait_for(lambda: stored() == 7)
     by_time.close()
+    # Stamped when tracked, not when sent (0.2 s later) or received.
+    assert client.session_events(session.id, limit=100).items[-1].timestamp <= tracked_by
 
 
 def test_the_event_sender_resends_a_failed_batch_without_duplicates(

@@ -1,7 +1,8 @@
 """Batching event senders for server-side tracking: flush on size, on time and at exit.
 
-Each event gets its id when it is tracked, so a batch sent again after a failure is
-stored once (the server drops ids it has seen). A batch that fails stays buffered and
+Each event gets its id and its time when it is tracked, so a batch sent again after a
+failure is stored once (the server drops events it has seen), and a buffered event keeps
+the time it happened. A batch that fails stays buffered and
 goes out with the next flush; past ``max_buffer`` the oldest events are dropped and
 counted in ``dropped``.
 """
@@ -14,6 +15,7 @@ import contextlib
 import threading
 import uuid
 from collections import deque
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sessionhub.errors import SessionhubError
@@ -27,6 +29,7 @@ def _event(type_: str, fields: dict[str, Any]) -> dict[str, Any]:
     event = {key: value for key, value in fields.items() if value is not None}
     event["type"] = type_
     event.setdefault("id", str(uuid.uuid4()))
+    event.setdefault("timestamp", datetime.now(UTC).isoformat(timespec="milliseconds"))
     return event
 
 

@@ -75,6 +75,8 @@ class Prepared:
     referrer: str | None
     properties: dict[str, Any]
     properties_json: str = "{}"
+    server_id: bool = False  # the client sent no id: this one is new, nothing to look up
+    dedupe_by_id: bool = False  # the client sent an id but no time (see ``storage.schema``)
     seed: dict[str, Any] | None = None  # a new session's attributes, for sessionized events
     # The properties as stored when encryption at rest is on (a sealed string), else None.
     sealed: str | None = None
@@ -209,6 +211,8 @@ def prepare(
         referrer=event.referrer,
         properties=event.properties,
         properties_json=encoded.decode(),
+        server_id=not event.id,
+        dedupe_by_id=bool(event.id) and event.timestamp is None,
     )
 
 
@@ -260,7 +264,12 @@ def ingest_batch(
         row["id"]: dict(row) for row in q.sessions_for_update(conn, app_id, named)
     }
     current: dict[tuple[str, str], dict[str, Any] | None] = {}
-    seen = q.existing_ids(conn, app_id, (p.id for p in batch))
+    seen = q.existing_keys(
+        conn,
+        app_id,
+        [(p.occurred_at, p.id) for p in batch if not p.server_id],
+        [p.id for p in batch if p.dedupe_by_id],
+    )
     touched: dict[int, dict[str, Any]] = {}
     inserts: list[dict[str, Any]] = []
     sealed: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (row, plain properties)
@@ -325,10 +334,13 @@ def ingest_batch(
                 current[key] = state
             states[state["id"]] = state
         outcome.session_id = state["id"]
-        if event.id in seen:
+        key = (event.occurred_at, event.id)
+        if key in seen or (event.dedupe_by_id and (None, event.id) in seen):
             outcome.duplicate = True
             continue
-        seen.add(event.id)
+        seen.add(key)
+        if event.dedupe_by_id:
+            seen.add((None, event.id))
         inserts.append(_apply(state, event, now))
         if event.sealed is not None:
             sealed.append((inserts[-1], event.properties))
@@ -407,6 +419,7 @@ def _apply(state: dict[str, Any], event: Prepared, now: int) -> dict[str, Any]:
         "properties": event.properties if event.sealed is None else event.sealed,
         "properties_json": event.properties_json,
         "since_prev_ms": since,
+        "dedupe_by_id": event.dedupe_by_id,
     }
 
 

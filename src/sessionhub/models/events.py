@@ -34,7 +34,11 @@ class EventIn(BulkInput):
     """One event. Give ``session_id``, or ``device_id``/``user_id`` to let the server sessionize."""
 
     id: ClientEventId | None = Field(
-        default=None, description="Your UUID for the event: sending it again stores it once."
+        default=None,
+        description=(
+            "Your UUID for the event: sending it again (with the same timestamp, or again"
+            " without one) stores it once."
+        ),
     )
     session_id: SessionId | None = None
     device_id: ExternalId | None = None
@@ -77,7 +81,9 @@ class RejectedEvent(Output):
 
 class IngestResult(Output):
     accepted: int = Field(description="Events stored by this call.")
-    duplicates: int = Field(description="Events whose id was stored before: not stored again.")
+    duplicates: int = Field(
+        description="Events stored before (same id and timestamp): not stored again."
+    )
     rejected: list[RejectedEvent]
     sessions: list[str] = Field(description="The sessions the accepted events went to, in order.")
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from sessionhub.storage.prepared import Prepared, sqlite_insert
-from sessionhub.storage.schema import events, sessions
+from sessionhub.storage.schema import EVENT_DEDUPE_BY_ID, events, sessions
 from sessionhub.storage.sessions import get_for_update
 
 e = events.c
@@ -49,28 +60,39 @@ def sessions_for_update(conn: Connection, app_id: str, ids: Sequence[str]) -> li
     return list(conn.execute(query).mappings())
 
 
-_EVENT_EXISTS = Prepared(
-    select(e.id).where(e.app_id == bindparam("p_app_id"), e.id == bindparam("p_event_id"))
-)
+# An event's key: (time, id), or (None, id) for an event known by its id alone.
+EventKey = tuple[int | None, str]
+_CHUNK = 200
 
 
-def existing_ids(conn: Connection, app_id: str, ids: Iterable[str]) -> set[str]:
-    """Which of ``ids`` are stored already (a few looked up one by one, more in one query)."""
-    wanted = list(ids)
-    if len(wanted) <= 4:
-        return {
-            i for i in wanted if _EVENT_EXISTS.first(conn, {"p_app_id": app_id, "p_event_id": i})
-        }
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        if conn.dialect.name == "sqlite":  # the single writer's hot path: no statement to build
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id FROM events WHERE app_id = ? AND id IN ({marks})"
-            found.update(row[0] for row in conn.exec_driver_sql(sql, (app_id, *chunk)))
+def existing_keys(
+    conn: Connection, app_id: str, timed: Sequence[tuple[int, str]], by_id: Sequence[str]
+) -> set[EventKey]:
+    """Which of the keys are stored already: ``timed`` as (time, id), ``by_id`` by id alone."""
+    found: set[EventKey] = set()
+    sqlite = conn.dialect.name == "sqlite"
+    for start in range(0, len(timed), _CHUNK):
+        chunk = timed[start : start + _CHUNK]
+        if sqlite:  # the single writer's hot path: no statement to build
+            pairs = ",".join(["(?,?)"] * len(chunk))
+            sql = (
+                f"SELECT e.occurred_at, e.id FROM (VALUES {pairs}) AS k"
+                " JOIN events AS e ON e.app_id = ? AND e.occurred_at = k.column1"
+                " AND e.id = k.column2"
+            )
+            flat = [value for pair in chunk for value in pair]
+            rows: Iterable[Any] = conn.exec_driver_sql(sql, (*flat, app_id))
         else:
-            query = select(e.id).where(e.app_id == app_id, e.id.in_(chunk))
-            found.update(conn.execute(query).scalars())
+            rows = conn.execute(
+                select(e.occurred_at, e.id).where(
+                    e.app_id == app_id, tuple_(e.occurred_at, e.id).in_(chunk)
+                )
+            )
+        found.update((row[0], row[1]) for row in rows)
+    for start in range(0, len(by_id), _CHUNK):
+        ids = by_id[start : start + _CHUNK]
+        query = select(e.id).where(e.app_id == app_id, EVENT_DEDUPE_BY_ID, e.id.in_(ids))
+        found.update((None, i) for i in conn.execute(query).scalars())
     return found
 
 
@@ -87,6 +109,7 @@ _SQLITE_COLUMNS = (
     "referrer",
     "properties",
     "since_prev_ms",
+    "dedupe_by_id",
 )
 
 
@@ -113,6 +136,7 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 r["referrer"],
                 r["properties_json"],
                 r["since_prev_ms"],
+                r["dedupe_by_id"],
             )
             for r in rows
         ]

@@ -291,8 +291,9 @@ SESSION_CHILD_TABLES.extend(
 
 # -- events (issue 3) ------------------------------------------------------------------------
 
-# One row per accepted event. ``id`` is the client's event id (or a server one): unique per
-# app, so a batch sent twice stores each event once.
+# One row per accepted event. ``id`` is the client's event id (or a server one). An event
+# is its app, time and id: a batch sent twice stores each event once. When the client sent
+# an id but no time (the time is the server's, so a resend gets another), the id alone is.
 events = Table(
     "events",
     metadata,
@@ -309,12 +310,27 @@ events = Table(
     Column("referrer", Text, nullable=True),
     Column("properties", Json, nullable=False),
     Column("since_prev_ms", BigInteger, nullable=True),
+    # The client sent an id without a time: a resend is recognised by the id alone.
+    Column("dedupe_by_id", Boolean, nullable=False, server_default=false()),
 )
-Index("ux_events_app_id", events.c.app_id, events.c.id, unique=True)
+# The key of an event, and an app's events by time (analytics). Events arrive in about the
+# order they happened, so each insert lands near the index's end: an index on the random
+# ids alone took a page write per event once it outgrew a commit.
+Index("ux_events_app_time_id", events.c.app_id, events.c.occurred_at, events.c.id, unique=True)
+# The key of an event whose client sent an id but no time (few: the tracker and the client
+# send both).
+EVENT_DEDUPE_BY_ID = events.c.dedupe_by_id.is_(True)
+Index(
+    "ux_events_app_id_untimed",
+    events.c.app_id,
+    events.c.id,
+    unique=True,
+    sqlite_where=EVENT_DEDUPE_BY_ID,
+    postgresql_where=EVENT_DEDUPE_BY_ID,
+)
 # A session's events in order. On SQLite ``ix_events_session_steps`` (below) serves this
 # too, so there this one is created empty (a partial index that holds no row).
 Index("ix_events_session", events.c.session_sid, events.c.occurred_at, sqlite_where=false())
-Index("ix_events_app_time", events.c.app_id, events.c.occurred_at)
 SESSION_CHILD_TABLES.append(events)
 # A session's events in order with the name and path of each: funnels and paths follow the
 # sessions of a range into their events reading this index alone (SQLite). On PostgreSQL a
