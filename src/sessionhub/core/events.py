@@ -334,11 +334,11 @@ def ingest_batch(
                 current[key] = state
             states[state["id"]] = state
         outcome.session_id = state["id"]
-        key = (event.occurred_at, event.id)
-        if key in seen or (event.dedupe_by_id and (None, event.id) in seen):
+        timed: q.EventKey = (event.occurred_at, event.id)
+        if timed in seen or (event.dedupe_by_id and (None, event.id) in seen):
             outcome.duplicate = True
             continue
-        seen.add(key)
+        seen.add(timed)
         if event.dedupe_by_id:
             seen.add((None, event.id))
         inserts.append(_apply(state, event, now))
