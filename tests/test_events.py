@@ -378,6 +378,27 @@ async def test_all_rejected_batch_answers_with_the_error(
     assert "session_ended" == sent.json()["error"]["code"]
 
 
+async def test_an_unstorable_event_is_rejected_alone(api: httpx.AsyncClient, keys: Keys) -> None:
+    """Over HTTP too, an event the database cannot hold (a NUL, a 70-bit integer) is rejected by index; the rest are stored."""
+    sent = await api.post(
+        "/v1/events",
+        json={
+            "events": [
+                ev(device_id="d", type="action", title="a\x00b"),
+                ev(device_id="d", type="action"),
+                ev(device_id="d", type="action", properties={"n": 2**70}),
+            ]
+        },
+        headers=bearer(keys.publishable),
+    )
+    body = sent.json()
+    assert (200, 1) == (sent.status_code, body["accepted"])
+    assert [
+        (0, "events[0]: NUL characters (\\u0000) are not allowed (at title)"),
+        (2, "events[2]: integers must fit in 64 bits (at properties.n)"),
+    ] == [(r["index"], r["message"]) for r in body["rejected"]]
+
+
 async def test_batch_over_500_events_is_refused(api: httpx.AsyncClient, keys: Keys) -> None:
     """A batch of more than 500 events is a 422 naming the events field."""
     sent = await api.post(

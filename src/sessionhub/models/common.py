@@ -63,9 +63,9 @@ def unstorable(value: Any) -> str | None:
 def _unstorable(value: Any, at: tuple[str | int, ...]) -> str | None:
     # Fast path, one C-level pass: orjson refuses integers past 64 bits and very deep
     # nesting, writes NUL as \u0000, and a value with fewer brackets than the depth left
-    # cannot nest too deep. A list that fails it (a batch of many small objects has many
-    # brackets but no depth) is checked item by item the same way; anything else is
-    # walked below to say where.
+    # cannot nest too deep. A list or object that fails it (a batch of many small objects
+    # has many brackets but no depth) has its items checked the same way, one level down;
+    # anything else is walked below to say where.
     try:
         dumped = orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
@@ -74,9 +74,12 @@ def _unstorable(value: Any, at: tuple[str | int, ...]) -> str | None:
         at
     ):
         return None
-    if type(value) is list and len(at) < MAX_JSON_DEPTH:
-        for index, item in enumerate(value):
-            problem = _unstorable(item, (*at, index))
+    kind = type(value)
+    if (kind is list or kind is dict) and len(at) < MAX_JSON_DEPTH:
+        for key, item in enumerate(value) if kind is list else value.items():
+            if type(key) is str and "\x00" in key:
+                return f"NUL characters (\\u0000) are not allowed (in a key at {_where(at)})"
+            problem = _unstorable(item, (*at, key))
             if problem is not None:
                 return problem
         return None

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from sessionhub.models.common import BulkInput, ExternalId, Input, Output, SessionId, Url
+from sessionhub.models.common import BulkInput, ExternalId, Output, SessionId, Url
 
 STANDARD_TYPES = (
     "page_view",
@@ -56,7 +56,9 @@ class EventIn(BulkInput):
     properties: dict[str, Any] = Field(default_factory=dict, description="At most 8 KB of JSON.")
 
 
-class EventBatch(Input):
+# The two batches are BulkInput: each event is checked on its own, storable JSON included
+# (``core.events.validate_events``), so one bad event does not turn the batch away.
+class EventBatch(BulkInput):
     """Up to 500 events; each is checked on its own, so good ones are kept when others fail."""
 
     events: list[dict[str, Any]] = Field(
@@ -64,7 +66,7 @@ class EventBatch(Input):
     )
 
 
-class SessionEventBatch(Input):
+class SessionEventBatch(BulkInput):
     """Up to 500 events for the session in the path (their ``session_id`` may be left out)."""
 
     events: list[dict[str, Any]] = Field(
