@@ -14,7 +14,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
+    text,
     update,
 )
 
@@ -65,6 +65,13 @@ EventKey = tuple[int | None, str]
 _CHUNK = 200
 
 
+_PG_EXISTING = text(
+    "SELECT e.occurred_at, e.id"
+    " FROM unnest(CAST(:times AS bigint[]), CAST(:ids AS varchar[])) AS k(t, i)"
+    " JOIN events AS e ON e.app_id = :app_id AND e.occurred_at = k.t AND e.id = k.i"
+)
+
+
 def existing_keys(
     conn: Connection, app_id: str, timed: Sequence[tuple[int, str]], by_id: Sequence[str]
 ) -> set[EventKey]:
@@ -82,16 +89,13 @@ def existing_keys(
             )
             flat = [value for pair in chunk for value in pair]
             rows: Iterable[Any] = conn.exec_driver_sql(sql, (*flat, app_id))
-        else:
-            rows = conn.execute(
-                select(e.occurred_at, e.id).where(
-                    e.app_id == app_id, tuple_(e.occurred_at, e.id).in_(chunk)
-                )
-            )
+        else:  # one statement text whatever the count: planned once per connection
+            keys = {"times": [t for t, _ in chunk], "ids": [i for _, i in chunk]}
+            rows = conn.execute(_PG_EXISTING, {"app_id": app_id, **keys})
         found.update((row[0], row[1]) for row in rows)
     for start in range(0, len(by_id), _CHUNK):
-        ids = by_id[start : start + _CHUNK]
-        query = select(e.id).where(e.app_id == app_id, EVENT_DEDUPE_BY_ID, e.id.in_(ids))
+        some = by_id[start : start + _CHUNK]
+        query = select(e.id).where(e.app_id == app_id, EVENT_DEDUPE_BY_ID, e.id.in_(some))
         found.update((None, i) for i in conn.execute(query).scalars())
     return found
 
