@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -72,6 +73,16 @@ _PG_EXISTING = text(
 )
 
 
+@functools.cache
+def _sqlite_existing(count: int) -> str:
+    """The SQLite lookup of ``count`` (time, id) keys: built once per count, not per batch."""
+    pairs = ",".join(["(?,?)"] * count)
+    return (
+        f"SELECT e.occurred_at, e.id FROM (VALUES {pairs}) AS k"
+        " JOIN events AS e ON e.app_id = ? AND e.occurred_at = k.column1 AND e.id = k.column2"
+    )
+
+
 def existing_keys(
     conn: Connection, app_id: str, timed: Sequence[tuple[int, str]], by_id: Sequence[str]
 ) -> set[EventKey]:
@@ -81,14 +92,10 @@ def existing_keys(
     for start in range(0, len(timed), _CHUNK):
         chunk = timed[start : start + _CHUNK]
         if sqlite:  # the single writer's hot path: no statement to build
-            pairs = ",".join(["(?,?)"] * len(chunk))
-            sql = (
-                f"SELECT e.occurred_at, e.id FROM (VALUES {pairs}) AS k"
-                " JOIN events AS e ON e.app_id = ? AND e.occurred_at = k.column1"
-                " AND e.id = k.column2"
-            )
             flat = [value for pair in chunk for value in pair]
-            rows: Iterable[Any] = conn.exec_driver_sql(sql, (*flat, app_id))
+            rows: Iterable[Any] = conn.exec_driver_sql(
+                _sqlite_existing(len(chunk)), (*flat, app_id)
+            )
         else:  # one statement text whatever the count: planned once per connection
             keys = {"times": [t for t, _ in chunk], "ids": [i for _, i in chunk]}
             rows = conn.execute(_PG_EXISTING, {"app_id": app_id, **keys})
