@@ -17,6 +17,7 @@ from sessionhub.storage.events import existing_keys
 from sessionhub.storage.migrate import upgrade
 from sessionhub.storage.schema import leases, metadata
 from sessionhub.storage.schema_work import include_object
+from sessionhub.storage.sessions import expire_due
 
 
 def _schema_diff(conn: Connection) -> list[Any]:
@@ -135,3 +136,26 @@ def test_upgrading_keeps_untimed_events_known_by_their_id(tmp_path: Path) -> Non
     engine.dispose()
     assert {"untimed": 1, "timed": 0} == flags
     assert {(900, "timed"), (None, "untimed")} == found
+
+
+def test_upgrading_schedules_the_workers_look_at_each_idle_limit(tmp_path: Path) -> None:
+    """Sessions stored before ``idle_check_at`` get it from their idle limit, so the worker still finds them."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0013")
+    engine = create_engine(url)
+    columns = "app_id, id, kind, status, started_at, last_activity_at, idle_expires_at, meta"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"INSERT INTO sessions ({columns}) VALUES"
+            " ('app_1', 'idle', 'visit', 'active', 0, 1000, 1800, '{}'),"
+            " ('app_1', 'work', 'work', 'active', 0, 1000, NULL, '{}')"
+        )
+    upgrade(url)
+    with engine.begin() as conn:
+        checks = dict(conn.exec_driver_sql("SELECT id, idle_check_at FROM sessions").all())
+        looked_at, ended = expire_due(conn, 2000, 10)
+        status = dict(conn.exec_driver_sql("SELECT id, status FROM sessions").all())
+    engine.dispose()
+    assert {"idle": 1800, "work": None} == checks
+    assert (1, 1) == (looked_at, ended)
+    assert {"idle": "ended", "work": "active"} == status

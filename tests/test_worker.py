@@ -123,6 +123,50 @@ async def test_run_once_works_through_more_sessions_than_one_batch(
     assert 0 == (await Worker(engine).run_once())["expire_sessions"]
 
 
+async def test_touches_leave_the_workers_index_alone_until_it_looks(
+    engine: Engine, keys: Keys, clock: FakeClock
+) -> None:
+    """A heartbeat moves the idle limit, not ``idle_check_at``; the worker reschedules, then ends on time."""
+    start = clock.now_ms()
+    session, _ = await engine.sessions.create(keys.app_id, SessionCreate())
+    clock.advance(600)
+    await engine.sessions.heartbeat(keys.app_id, session.id)
+    row = await stored(engine, keys.app_id, session.id)
+    assert (start + IDLE_MS, start + 600_000 + IDLE_MS) == (
+        row["idle_check_at"],
+        row["idle_expires_at"],
+    )
+    clock.advance(IDLE_MS / 1000 - 300)  # past the first check, within the moved limit
+    assert 0 == (await Worker(engine).run_once())["expire_sessions"]
+    row = await stored(engine, keys.app_id, session.id)
+    assert ("active", start + 600_000 + IDLE_MS) == (row["status"], row["idle_check_at"])
+    clock.advance(301)
+    assert 1 == (await Worker(engine).run_once())["expire_sessions"]
+    row = await stored(engine, keys.app_id, session.id)
+    assert ("ended", "timeout", start + 600_000 + IDLE_MS) == (
+        row["status"],
+        row["end_reason"],
+        row["ended_at"],
+    )
+
+
+async def test_a_batch_of_sessions_looked_at_too_early_does_not_stop_the_run(
+    engine: Engine, keys: Keys, clock: FakeClock
+) -> None:
+    """Rescheduled sessions fill whole batches; the run goes on to the due ones behind them."""
+    engine.settings = engine.settings.replace(worker_batch=2)
+    kept = [(await engine.sessions.create(keys.app_id, SessionCreate()))[0] for _ in range(5)]
+    clock.advance(10)
+    idle = [(await engine.sessions.create(keys.app_id, SessionCreate()))[0] for _ in range(3)]
+    clock.advance(IDLE_MS / 1000 - 20)
+    for session in kept:
+        await engine.sessions.heartbeat(keys.app_id, session.id)
+    clock.advance(20)  # the first five are due for a look, the last three idle out
+    assert 3 == (await Worker(engine).run_once())["expire_sessions"]
+    statuses = [(await stored(engine, keys.app_id, s.id))["status"] for s in kept + idle]
+    assert ["active"] * 5 + ["ended"] * 3 == statuses
+
+
 # -- purge -------------------------------------------------------------------------------------
 
 

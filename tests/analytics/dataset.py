@@ -184,6 +184,7 @@ def generate(app_id: str, *, seed: int = 7, count: int = 2500, days: int = 40) -
             "ended_at": None if running else last,
             "idle_timeout_ms": 1_800_000,
             "idle_expires_at": last + 1_800_000,
+            "idle_check_at": last + 1_800_000,
             "expires_at": start + DAY,
             "meta": {},
             "device_type": device_type,

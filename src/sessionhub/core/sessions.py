@@ -152,6 +152,7 @@ def new_session_row(
 ) -> dict[str, Any]:
     """A new running session's row, its limits taken from the app's settings for ``kind``."""
     idle, absolute = settings.limits_ms(kind)
+    idle_expires_at = now + idle if idle is not None else None
     return {
         "app_id": app_id,
         "id": session_id,
@@ -164,7 +165,8 @@ def new_session_row(
         "last_activity_at": now,
         "ended_at": None,
         "idle_timeout_ms": idle,
-        "idle_expires_at": now + idle if idle is not None else None,
+        "idle_expires_at": idle_expires_at,
+        "idle_check_at": idle_expires_at,
         "expires_at": now + absolute if absolute is not None else None,
         "meta": meta or {},
         "screen": screen,

@@ -163,6 +163,7 @@ def session_row(app_id: str, record: dict[str, Any], settings: AppSettings) -> d
         raise InvalidInput("metadata must be an object.")
     idle, absolute = settings.limits_ms(kind)
     location = record.get("location") or {}
+    idle_expires_at = last + idle if idle is not None else None
     return {
         "app_id": app_id,
         "id": session_id,
@@ -177,7 +178,8 @@ def session_row(app_id: str, record: dict[str, Any], settings: AppSettings) -> d
         "last_activity_at": last,
         "ended_at": (ended or last) if status == "ended" else None,
         "idle_timeout_ms": idle,
-        "idle_expires_at": last + idle if idle is not None else None,
+        "idle_expires_at": idle_expires_at,
+        "idle_check_at": idle_expires_at,
         "expires_at": started + absolute if absolute is not None else None,
         "meta": metadata,
         "device_type": _text(record, "device", "type", limit=20),

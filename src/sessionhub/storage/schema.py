@@ -108,6 +108,9 @@ sessions = Table(
     Column("workflow_completes", Integer, nullable=False, server_default="0"),
     Column("engaged_ms", BigInteger, nullable=False, server_default="0"),
     Column("last_event_at", Millis, nullable=True),
+    # When the worker next looks at the session's idle limit: never after ``idle_expires_at``.
+    # A touch moves ``idle_expires_at`` but leaves this as it is (see ix_sessions_idle_check).
+    Column("idle_check_at", Millis, nullable=True),
 )
 Index("ux_sessions_app_id", sessions.c.app_id, sessions.c.id, unique=True)
 Index("ix_sessions_app_started", sessions.c.app_id, sessions.c.started_at)
@@ -115,9 +118,10 @@ Index("ix_sessions_app_user", sessions.c.app_id, sessions.c.user_id, sessions.c.
 Index("ix_sessions_app_device", sessions.c.app_id, sessions.c.device_id, sessions.c.started_at)
 # Every validate, heartbeat and event moves a running session's last activity and idle
 # expiry: each index holding either is rewritten on each of them (a fifth of a validate's
-# time apiece). So only the worker's ``ix_sessions_idle_due`` holds a moving time, and
-# retention finds old ended sessions through an index of ended ones alone, which no
-# touch changes.
+# time apiece). So no index holds them. Retention finds old ended sessions through an
+# index of ended ones alone, and the worker finds idle ones through ``idle_check_at``, an
+# early bound of the idle expiry that only the worker moves: a session it looks at too
+# early is rescheduled to its idle expiry of the moment (see ``storage.sessions.expire_due``).
 Index("ix_sessions_app_status", sessions.c.app_id, sessions.c.status)
 # Written as a literal so that queries can use the partial index below: a bound parameter
 # would leave the planner unable to prove that the row qualifies.
@@ -129,7 +133,7 @@ Index(
     sqlite_where=SESSION_ENDED,
     postgresql_where=SESSION_ENDED,
 )
-Index("ix_sessions_idle_due", sessions.c.status, sessions.c.idle_expires_at)
+Index("ix_sessions_idle_check", sessions.c.status, sessions.c.idle_check_at)
 Index("ix_sessions_abs_due", sessions.c.status, sessions.c.expires_at)
 Index("ix_sessions_deleted", sessions.c.deleted_at)
 

@@ -272,24 +272,42 @@ def user_devices(conn: Connection, app_id: str, user_id: str) -> list[RowMapping
 # -- worker -------------------------------------------------------------------------------
 
 
-def expire_due(conn: Connection, now: int, limit: int) -> int:
-    """End up to ``limit`` sessions whose idle or absolute limit has passed, at that moment."""
+def expire_due(conn: Connection, now: int, limit: int) -> tuple[int, int]:
+    """End the sessions past their idle or absolute limit among up to ``limit`` due for a look.
+
+    A session is due for a look when its absolute limit or its ``idle_check_at`` has come.
+    Touches move the idle limit but not ``idle_check_at``, so a session looked at still
+    running is rescheduled to its idle limit of the moment. Returns (looked at, ended).
+    """
+    sids = list(
+        conn.execute(
+            select(s.sid)
+            .where(s.status == "active", or_(s.idle_check_at <= now, s.expires_at <= now))
+            .limit(limit)
+        ).scalars()
+    )
+    if not sids:
+        return 0, 0
     due = or_(s.idle_expires_at <= now, s.expires_at <= now)
-    batch = select(s.sid).where(s.status == "active", due).limit(limit).scalar_subquery()
     absolute_first = and_(
         s.expires_at.is_not(None),
         or_(s.idle_expires_at.is_(None), s.expires_at <= s.idle_expires_at),
     )
-    query = (
+    ended = conn.execute(
         update(sessions)
-        .where(s.sid.in_(batch), s.status == "active", due)
+        .where(s.sid.in_(sids), s.status == "active", due)
         .values(
             status="ended",
             end_reason=case((absolute_first, "expired"), else_="timeout"),
             ended_at=case((absolute_first, s.expires_at), else_=s.idle_expires_at),
         )
+    ).rowcount
+    conn.execute(
+        update(sessions)
+        .where(s.sid.in_(sids), s.status == "active")
+        .values(idle_check_at=s.idle_expires_at)
     )
-    return conn.execute(query).rowcount
+    return len(sids), ended
 
 
 def purge_deleted(conn: Connection, limit: int) -> int:

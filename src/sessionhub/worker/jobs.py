@@ -28,9 +28,9 @@ async def expire_sessions(engine: Engine) -> int:
     total = 0
     batch = engine.settings.worker_batch
     while True:
-        changed = await engine.db.write(q.expire_due, engine.clock.now_ms(), batch)
-        total += changed
-        if changed < batch:
+        looked_at, ended = await engine.db.write(q.expire_due, engine.clock.now_ms(), batch)
+        total += ended
+        if looked_at < batch:
             break
     metrics.ACTIVE_SESSIONS.set(
         await engine.db.read(q.count_running, engine.clock.now_ms(), heavy=True)
