@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, insert, select
+from sqlalchemy import Column, Connection, create_engine, insert, select
+from sqlalchemy.sql import visitors
 
 from sessionhub import Conflict, Engine, FakeClock, InvalidInput, Settings, StorageError
 from sessionhub.storage import Database
-from sessionhub.storage.events import existing_keys
+from sessionhub.storage.events import COUNTER_COLUMNS, existing_keys
 from sessionhub.storage.migrate import upgrade
-from sessionhub.storage.schema import leases, metadata
+from sessionhub.storage.schema import leases, metadata, sessions
 from sessionhub.storage.schema_work import include_object
 from sessionhub.storage.sessions import expire_due
 
@@ -159,3 +160,15 @@ def test_upgrading_schedules_the_workers_look_at_each_idle_limit(tmp_path: Path)
     assert {"idle": 1800, "work": None} == checks
     assert (1, 1) == (looked_at, ended)
     assert {"idle": "ended", "work": "active"} == status
+
+
+def test_no_index_holds_what_a_touch_or_an_event_writes() -> None:
+    """Activity rewrites no index entry (SQLite), and stays a HOT update (PostgreSQL)."""
+    moving = set(COUNTER_COLUMNS)
+    for index in sessions.indexes:
+        held = {column.name for column in index.columns}
+        for dialect in ("sqlite", "postgresql"):
+            where = index.dialect_options[dialect]["where"]
+            if where is not None:
+                held |= {c.name for c in visitors.iterate(where) if isinstance(c, Column)}
+        assert not held & moving, f"{index.name} holds {sorted(held & moving)}"

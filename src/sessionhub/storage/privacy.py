@@ -226,14 +226,14 @@ def retention_status(
         )
     found["messages"] = (oldest, overdue)
     ended = (s.app_id == app_id, SESSION_ENDED, s.deleted_at.is_(None))
-    oldest = conn.execute(select(func.min(s.last_activity_at)).where(*ended)).scalar()
+    oldest = conn.execute(select(func.min(s.ended_at)).where(*ended)).scalar()
     overdue = 0
     if cutoffs["ended_sessions"] is not None:
         overdue = int(
             conn.execute(
                 select(func.count())
                 .select_from(sessions)
-                .where(*ended, s.last_activity_at < cutoffs["ended_sessions"])
+                .where(*ended, s.ended_at < cutoffs["ended_sessions"])
             ).scalar_one()
         )
     found["ended_sessions"] = (oldest, overdue)

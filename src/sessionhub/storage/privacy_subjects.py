@@ -326,9 +326,8 @@ def expire_sessions(conn: Connection, app_id: str, cutoff: int, now: int, limit:
         .where(
             s.app_id == app_id,
             SESSION_ENDED,
-            s.last_activity_at < cutoff,
+            s.ended_at < cutoff,
             _LIVE,
-            or_(s.ended_at.is_(None), s.ended_at < cutoff),
         )
         .limit(limit)
     )

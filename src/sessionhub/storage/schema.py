@@ -116,12 +116,14 @@ Index("ux_sessions_app_id", sessions.c.app_id, sessions.c.id, unique=True)
 Index("ix_sessions_app_started", sessions.c.app_id, sessions.c.started_at)
 Index("ix_sessions_app_user", sessions.c.app_id, sessions.c.user_id, sessions.c.started_at)
 Index("ix_sessions_app_device", sessions.c.app_id, sessions.c.device_id, sessions.c.started_at)
-# Every validate, heartbeat and event moves a running session's last activity and idle
-# expiry: each index holding either is rewritten on each of them (a fifth of a validate's
-# time apiece). So no index holds them. Retention finds old ended sessions through an
-# index of ended ones alone, and the worker finds idle ones through ``idle_check_at``, an
-# early bound of the idle expiry that only the worker moves: a session it looks at too
-# early is rescheduled to its idle expiry of the moment (see ``storage.sessions.expire_due``).
+# Every validate, heartbeat and event moves a running session's last activity, idle expiry
+# and engaged time. No index holds any of them: on SQLite each such index was rewritten on
+# each touch (a fifth of a validate's time apiece), and on PostgreSQL one alone makes every
+# touch a new row version in every index (no HOT update). Retention finds sessions that
+# ended long ago by when they ended, and the worker finds idle ones through
+# ``idle_check_at``, an early bound of the idle expiry that only the worker moves: a
+# session it looks at too early is rescheduled to its idle expiry of the moment (see
+# ``storage.sessions.expire_due``).
 Index("ix_sessions_app_status", sessions.c.app_id, sessions.c.status)
 # Written as a literal so that queries can use the partial index below: a bound parameter
 # would leave the planner unable to prove that the row qualifies.
@@ -129,7 +131,7 @@ SESSION_ENDED = sessions.c.status == literal_column("'ended'")
 Index(
     "ix_sessions_app_ended",
     sessions.c.app_id,
-    sessions.c.last_activity_at,
+    sessions.c.ended_at,
     sqlite_where=SESSION_ENDED,
     postgresql_where=SESSION_ENDED,
 )
