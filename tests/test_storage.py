@@ -10,6 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Connection, create_engine, insert, select
+from sqlalchemy import Engine as SAEngine
 from sqlalchemy.sql import visitors
 
 from sessionhub import Conflict, Engine, FakeClock, InvalidInput, Settings, StorageError
@@ -118,19 +119,26 @@ def test_an_unsupported_database_url_is_refused() -> None:
     assert "sqlite" in refused.value.message
 
 
+def _upgraded_from(tmp_path: Path, revision: str, rows_sql: str) -> SAEngine:
+    """An SQLite file migrated to ``revision``, given rows by ``rows_sql``, then to the head."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, revision)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(rows_sql)
+    upgrade(url)
+    return engine
+
+
 def test_upgrading_keeps_untimed_events_known_by_their_id(tmp_path: Path) -> None:
     """Events stored before keys had a time: those with the server's time stay known by id alone."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0012")
-    engine = create_engine(url)
-    columns = "app_id, session_sid, id, name, occurred_at, received_at, properties"
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"INSERT INTO events ({columns}) VALUES"
-            " ('app_1', 1, 'untimed', 'x', 1000, 1000, '{}'),"
-            " ('app_1', 1, 'timed', 'x', 900, 1000, '{}')"
-        )
-    upgrade(url)
+    engine = _upgraded_from(
+        tmp_path,
+        "0012",
+        "INSERT INTO events (app_id, session_sid, id, name, occurred_at, received_at, properties)"
+        " VALUES ('app_1', 1, 'untimed', 'x', 1000, 1000, '{}'),"
+        " ('app_1', 1, 'timed', 'x', 900, 1000, '{}')",
+    )
     with engine.connect() as conn:
         flags = dict(conn.exec_driver_sql("SELECT id, dedupe_by_id FROM events").all())
         found = existing_keys(conn, "app_1", [(900, "timed"), (901, "timed")], ["untimed"])
@@ -141,17 +149,14 @@ def test_upgrading_keeps_untimed_events_known_by_their_id(tmp_path: Path) -> Non
 
 def test_upgrading_schedules_the_workers_look_at_each_idle_limit(tmp_path: Path) -> None:
     """Sessions stored before ``idle_check_at`` get it from their idle limit, so the worker still finds them."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0013")
-    engine = create_engine(url)
-    columns = "app_id, id, kind, status, started_at, last_activity_at, idle_expires_at, meta"
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"INSERT INTO sessions ({columns}) VALUES"
-            " ('app_1', 'idle', 'visit', 'active', 0, 1000, 1800, '{}'),"
-            " ('app_1', 'work', 'work', 'active', 0, 1000, NULL, '{}')"
-        )
-    upgrade(url)
+    engine = _upgraded_from(
+        tmp_path,
+        "0013",
+        "INSERT INTO sessions"
+        " (app_id, id, kind, status, started_at, last_activity_at, idle_expires_at, meta)"
+        " VALUES ('app_1', 'idle', 'visit', 'active', 0, 1000, 1800, '{}'),"
+        " ('app_1', 'work', 'work', 'active', 0, 1000, NULL, '{}')",
+    )
     with engine.begin() as conn:
         checks = dict(conn.exec_driver_sql("SELECT id, idle_check_at FROM sessions").all())
         looked_at, ended = expire_due(conn, 2000, 10)
