@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -274,6 +275,40 @@ async def test_oversized_and_too_deep_properties_are_rejected(engine: Engine, ke
     )
     assert [("payload_too_large", "properties"), ("invalid_input", "properties")] == [
         (r.code, r.details["field"]) for r in result.rejected
+    ]
+
+
+async def test_deep_values_in_a_large_batch_are_rejected_alone(engine: Engine, keys: Keys) -> None:
+    """Nesting past every limit, in batches too large to check at one glance, rejects only its events."""
+
+    def nested(depth: int) -> Any:
+        value: Any = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    session, _ = await engine.sessions.create(keys.app_id, SessionCreate())
+
+    def batch(odd: dict[str, Any]) -> list[dict[str, Any]]:
+        good = [ev(session_id=session.id, type="action") for _ in range(60)]
+        return [*good[:30], ev(session_id=session.id, type="action", **odd), *good[30:]]
+
+    answers = [
+        await engine.events.ingest(keys.app_id, batch(odd))
+        for odd in (
+            {"properties": {"a": nested(150)}},  # every event valid: the one-glance path
+            {"properties": {"a": nested(300)}},  # past what the JSON encoder takes
+            {"title": nested(150)},  # not a string: the batch is checked event by event
+        )
+    ]
+    assert [60, 60, 60] == [answer.accepted for answer in answers]
+    assert [
+        [(30, "events[30].properties nests deeper than 8 levels.")],
+        [(30, "events[30]: JSON may be nested at most 100 levels deep (at properties.a…)")],
+        [(30, "events[30]: JSON may be nested at most 100 levels deep (at title…)")],
+    ] == [
+        [(r.index, re.sub(r"(\.0)+\)$", "…)", r.message)) for r in answer.rejected]
+        for answer in answers
     ]
 
 

@@ -32,6 +32,14 @@ def test_serve_prints_keys_once_and_serves_real_http(tmp_path: Path) -> None:
         )
         assert 201 == created.status_code
         session_id = created.json()["id"]
+        # No trusted proxy is set: a local client can't claim another address (8.8.8.8 is US).
+        claimed = httpx.post(
+            f"{server.url}/v1/sessions",
+            json={},
+            headers={**bearer(keys["publishable"]), "X-Forwarded-For": "8.8.8.8"},
+            timeout=10,
+        )
+        assert (201, None) == (claimed.status_code, claimed.json()["location"]["country"])
         checked = httpx.post(
             f"{server.url}/v1/sessions/{session_id}/validate",
             headers=bearer(keys["secret"]),

@@ -254,6 +254,9 @@ def serve(
             port=settings.port,
             log_level=settings.log_level,
             access_log=False,
+            # Whose X-Forwarded-For to believe is SESSIONHUB_TRUSTED_PROXIES' to say:
+            # uvicorn's own default believes any request from 127.0.0.1.
+            proxy_headers=False,
         )
     except _Stopped:
         pass

@@ -31,7 +31,7 @@ from sessionhub.enrich.client import ClientInfo
 from sessionhub.errors import InvalidInput, SessionEnded, SessionhubError
 from sessionhub.ids import new_id
 from sessionhub.models import AppSettings, Page
-from sessionhub.models.common import unstorable
+from sessionhub.models.common import storable_but_depth, unstorable
 from sessionhub.models.events import (
     MAX_PROPERTIES_BYTES,
     MAX_PROPERTIES_DEPTH,
@@ -132,7 +132,10 @@ def validate_events(
                 )
             )
     plain = [item for item in staged if isinstance(item, dict)]
-    if unstorable(plain) is None:
+    # The batch's nesting needs no walk: every field of an event but ``properties`` is a
+    # scalar (anything else fails validation, and the careful path below says where), and
+    # ``prepare`` holds properties to MAX_PROPERTIES_DEPTH levels.
+    if storable_but_depth(plain):
         try:
             valid = iter(_BATCH.validate_python(plain))
             return [next(valid) if isinstance(item, dict) else item for item in staged]

@@ -60,6 +60,18 @@ def unstorable(value: Any) -> str | None:
     return _unstorable(value, ())
 
 
+def storable_but_depth(value: Any) -> bool:
+    """Whether ``value`` holds no NUL character and no integer past 64 bits: one C-level pass.
+
+    It says nothing of nesting below orjson's own limit of 255 levels (``unstorable`` does),
+    so it is for callers whose schema bounds the depth of what it accepts.
+    """
+    try:
+        return b"\\u0000" not in orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, or too deep
+        return False
+
+
 def _unstorable(value: Any, at: tuple[str | int, ...]) -> str | None:
     # Fast path, one C-level pass: orjson refuses integers past 64 bits and very deep
     # nesting, writes NUL as \u0000, and a value with fewer brackets than the depth left

@@ -19,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 
-from sessionhub.storage.prepared import Prepared, sqlite_insert
+from sessionhub.storage.prepared import Prepared, sqlite_insert, sqlite_rows
 from sessionhub.storage.schema import EVENT_DEDUPE_BY_ID, events, sessions
 from sessionhub.storage.sessions import get_for_update
 
@@ -93,9 +93,7 @@ def existing_keys(
         chunk = timed[start : start + _CHUNK]
         if sqlite:  # the single writer's hot path: no statement to build
             flat = [value for pair in chunk for value in pair]
-            rows: Iterable[Any] = conn.exec_driver_sql(
-                _sqlite_existing(len(chunk)), (*flat, app_id)
-            )
+            rows: Iterable[Any] = sqlite_rows(conn, _sqlite_existing(len(chunk)), (*flat, app_id))
         else:  # one statement text whatever the count: planned once per connection
             keys = {"times": [t for t, _ in chunk], "ids": [i for _, i in chunk]}
             rows = conn.execute(_PG_EXISTING, {"app_id": app_id, **keys})

@@ -13,9 +13,10 @@ a conflict), and rows come back as plain dicts keyed by column name.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -166,18 +167,40 @@ def sqlite_insert(
     cheaper per row than ``executemany``, which steps and resets a statement for each row.
     Driver errors become SQLAlchemy's, as ``Prepared`` does (``IntegrityError`` is a conflict).
     """
+    start, total = 0, len(rows)
+    with _sqlite_cursor(conn) as run:
+        while start < total:
+            count = min(_SQLITE_CHUNK, 1 << ((total - start).bit_length() - 1))
+            chunk = rows[start : start + count]
+            run(_sqlite_values_sql(table, columns, count), [v for row in chunk for v in row])
+            start += count
+
+
+def sqlite_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run a query on SQLite's driver cursor; its rows as tuples, nothing converted.
+
+    For a query run many times a second whose columns need no conversion: through
+    ``exec_driver_sql`` SQLAlchemy builds a result and its metadata each time, which cost
+    more than the lookup itself.
+    """
+    with _sqlite_cursor(conn) as run:
+        return run(sql, params).fetchall()  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def _sqlite_cursor(conn: Connection) -> Iterator[Callable[[str, Sequence[Any]], Any]]:
+    """A function running statements on the driver's cursor, its errors made SQLAlchemy's."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
-    start, total = 0, len(rows)
+
+    def run(sql: str, params: Sequence[Any]) -> Any:
+        try:
+            return cursor.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+
     try:
-        while start < total:
-            count = min(_SQLITE_CHUNK, 1 << ((total - start).bit_length() - 1))
-            sql = _sqlite_values_sql(table, columns, count)
-            chunk = rows[start : start + count]
-            cursor.execute(sql, [value for row in chunk for value in row])
-            start += count
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(sql, chunk, exc, sqlite3.Error) from exc
+        yield run
     finally:
         cursor.close()
