@@ -42,7 +42,8 @@ class BulkInput(BaseModel):
     """Base of inputs validated by the thousand: Input's strictness without its per-model hook.
 
     A before-validator costs a few microseconds per model. Callers validating many at once
-    (event batches) run ``unstorable`` once over the whole batch instead; see
+    (event batches) check the whole batch in one pass instead (``storable_but_depth``,
+    then ``unstorable`` for the events of a batch that fails it); see
     ``core.events.validate_events``.
     """
 

@@ -184,7 +184,8 @@ def sqlite_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple
     more than the lookup itself.
     """
     with _sqlite_cursor(conn) as run:
-        return run(sql, params).fetchall()  # type: ignore[no-any-return]
+        rows: list[tuple[Any, ...]] = run(sql, params).fetchall()
+    return rows
 
 
 @contextlib.contextmanager
