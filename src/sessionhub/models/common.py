@@ -67,25 +67,29 @@ def storable_but_depth(value: Any) -> bool:
     It says nothing of nesting below orjson's own limit of 255 levels (``unstorable`` does),
     so it is for callers whose schema bounds the depth of what it accepts.
     """
-    try:
-        return b"\\u0000" not in orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits, or too deep
-        return False
+    return _clean_json(value) is not None
 
 
-def _unstorable(value: Any, at: tuple[str | int, ...]) -> str | None:
-    # Fast path, one C-level pass: orjson refuses integers past 64 bits and very deep
-    # nesting, writes NUL as \u0000, and a value with fewer brackets than the depth left
-    # cannot nest too deep. A list or object that fails it (a batch of many small objects
-    # has many brackets but no depth) has its items checked the same way, one level down;
-    # anything else is walked below to say where.
+def _clean_json(value: Any) -> bytes | None:
+    """``value`` as JSON, or None when it holds a NUL character or a value orjson refuses.
+
+    orjson refuses integers past 64 bits and nesting past 255 levels, and writes NUL as
+    ``\\u0000``.
+    """
     try:
         dumped = orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        dumped = b"\\u0000"
-    if b"\\u0000" not in dumped and dumped.count(b"{") + dumped.count(b"[") < MAX_JSON_DEPTH - len(
-        at
-    ):
+        return None
+    return None if b"\\u0000" in dumped else dumped
+
+
+def _unstorable(value: Any, at: tuple[str | int, ...]) -> str | None:
+    # Fast path, one C-level pass (``_clean_json``): a value with fewer brackets than the
+    # depth left cannot nest too deep. A list or object that fails it (a batch of many small
+    # objects has many brackets but no depth) has its items checked the same way, one level
+    # down; anything else is walked below to say where.
+    dumped = _clean_json(value)
+    if dumped is not None and dumped.count(b"{") + dumped.count(b"[") < MAX_JSON_DEPTH - len(at):
         return None
     kind = type(value)
     if (kind is list or kind is dict) and len(at) < MAX_JSON_DEPTH:
