@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import sqlite3
@@ -99,6 +100,11 @@ async def bench_inprocess(url: str, data_dir: Path, total: int, seconds: float) 
         for b in range(WARM_UP_BATCHES):
             await engine.events.ingest(keys.app_id, [event(i, sessions[b]) for i in range(BATCH)])
         await analyze(url)
+        # The load (200,000 events built up front) and the engine's start-up objects live
+        # through the run: leave them out of full collections, as ``serve`` does with its
+        # start-up objects (a full collection walking the load cost ~0.13 s a run, 5 %).
+        gc.collect()
+        gc.freeze()
         acked = 0
         cursor = iter(batches)
         started = time.perf_counter()
@@ -116,6 +122,7 @@ async def bench_inprocess(url: str, data_dir: Path, total: int, seconds: float) 
         elapsed = time.perf_counter() - started
         return {"inproc_events_per_s": round(acked / elapsed, 1), "inproc_events": acked}
     finally:
+        gc.unfreeze()
         await engine.close()
 
 

@@ -434,6 +434,32 @@ async def test_an_unstorable_event_is_rejected_alone(api: httpx.AsyncClient, key
     ] == [(r["index"], r["message"]) for r in body["rejected"]]
 
 
+async def test_an_item_that_is_not_an_object_is_rejected_alone(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
+    """A batch item that is not a JSON object is rejected by index, on both batch paths; the rest are stored."""
+    created = await api.post("/v1/sessions", json={}, headers=bearer(keys.publishable))
+    sid = created.json()["id"]
+    for path, good in (
+        ("/v1/events", ev(device_id="d", type="action")),
+        (f"/v1/sessions/{sid}/events", ev(type="action")),
+    ):
+        sent = await api.post(
+            path, json={"events": [7, good, ["x"], None]}, headers=bearer(keys.publishable)
+        )
+        body = sent.json()
+        assert (200, 1) == (sent.status_code, body["accepted"]), path
+        assert [
+            (0, "events[0] is not a JSON object."),
+            (2, "events[2] is not a JSON object."),
+            (3, "events[3] is not a JSON object."),
+        ] == [(r["index"], r["message"]) for r in body["rejected"]]
+    only_bad = await api.post(
+        "/v1/events", json={"events": ["x"]}, headers=bearer(keys.publishable)
+    )
+    assert (422, "invalid_input") == (only_bad.status_code, only_bad.json()["error"]["code"])
+
+
 async def test_batch_over_500_events_is_refused(api: httpx.AsyncClient, keys: Keys) -> None:
     """A batch of more than 500 events is a 422 naming the events field."""
     sent = await api.post(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, SkipValidation, StringConstraints, with_config
+from typing_extensions import TypedDict
 
 from sessionhub.models.common import BulkInput, ExternalId, Output, SessionId, Url
 
@@ -30,48 +31,62 @@ ClientEventId = Annotated[
 ]
 
 
-class EventIn(BulkInput):
+# A typed dict, not a model: a batch of 50 validates in two thirds of the time, with the
+# same checks (strict types, unknown fields refused). A missing field is a missing key.
+@with_config(ConfigDict(extra="forbid", strict=True))
+class EventIn(TypedDict):
     """One event. Give ``session_id``, or ``device_id``/``user_id`` to let the server sessionize."""
 
-    id: ClientEventId | None = Field(
-        default=None,
-        description=(
-            "Your UUID for the event: sending it again (with the same timestamp, or again"
-            " without one) stores it once."
+    id: NotRequired[
+        Annotated[
+            ClientEventId | None,
+            Field(
+                description=(
+                    "Your UUID for the event: sending it again (with the same timestamp, or"
+                    " again without one) stores it once."
+                )
+            ),
+        ]
+    ]
+    session_id: NotRequired[SessionId | None]
+    device_id: NotRequired[ExternalId | None]
+    user_id: NotRequired[ExternalId | None]
+    type: Annotated[
+        EventName,
+        Field(
+            description="page_view, action, error, conversion, workflow_start, workflow_complete, or a custom name."
         ),
-    )
-    session_id: SessionId | None = None
-    device_id: ExternalId | None = None
-    user_id: ExternalId | None = None
-    type: EventName = Field(
-        description="page_view, action, error, conversion, workflow_start, workflow_complete, or a custom name."
-    )
-    timestamp: Annotated[datetime, Field(strict=False)] | None = Field(
-        default=None, description="When it happened (ISO 8601); server time when absent."
-    )
-    url: Url | None = None
-    path: Annotated[str, StringConstraints(max_length=2048)] | None = None
-    title: Annotated[str, StringConstraints(max_length=500)] | None = None
-    referrer: Url | None = None
-    properties: dict[str, Any] = Field(default_factory=dict, description="At most 8 KB of JSON.")
+    ]
+    timestamp: NotRequired[
+        Annotated[
+            Annotated[datetime, Field(strict=False)] | None,
+            Field(description="When it happened (ISO 8601); server time when absent."),
+        ]
+    ]
+    url: NotRequired[Url | None]
+    path: NotRequired[Annotated[str, StringConstraints(max_length=2048)] | None]
+    title: NotRequired[Annotated[str, StringConstraints(max_length=500)] | None]
+    referrer: NotRequired[Url | None]
+    properties: NotRequired[Annotated[dict[str, Any], Field(description="At most 8 KB of JSON.")]]
 
 
 # The two batches are BulkInput: each event is checked on its own, storable JSON included
-# (``core.events.validate_events``), so one bad event does not turn the batch away.
+# (``core.events.validate_events``, which also answers for an item that is not an object),
+# so one bad event does not turn the batch away. Checking the items here first would copy
+# every event for nothing.
+RawEvent = SkipValidation[dict[str, Any]]
+
+
 class EventBatch(BulkInput):
     """Up to 500 events; each is checked on its own, so good ones are kept when others fail."""
 
-    events: list[dict[str, Any]] = Field(
-        max_length=MAX_BATCH, description="Each shaped like EventIn."
-    )
+    events: list[RawEvent] = Field(max_length=MAX_BATCH, description="Each shaped like EventIn.")
 
 
 class SessionEventBatch(BulkInput):
     """Up to 500 events for the session in the path (their ``session_id`` may be left out)."""
 
-    events: list[dict[str, Any]] = Field(
-        max_length=MAX_BATCH, description="Each shaped like EventIn."
-    )
+    events: list[RawEvent] = Field(max_length=MAX_BATCH, description="Each shaped like EventIn.")
 
 
 class RejectedEvent(Output):
