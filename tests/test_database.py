@@ -145,3 +145,33 @@ def test_a_conflict_in_a_sqlite_bulk_insert_is_an_integrity_error(tmp_path: Path
         sqlite_insert(conn, "t", ("name",), rows)
     with conn.begin():
         assert 0 == conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+
+
+def test_none_and_bools_bind_as_before_without_the_adapter_search(tmp_path: Path) -> None:
+    """An SQLite engine registers adapters for None and bool that bind NULL and 0/1, as the
+    driver's own search did."""
+    conn = database.sqlite_engine(f"sqlite:///{tmp_path / 'bind.db'}").connect()
+    assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters
+    assert (bool, sqlite3.PrepareProtocol) in sqlite3.adapters
+    with conn.begin():
+        conn.exec_driver_sql("CREATE TABLE t (a, b, c)")
+        sqlite_insert(conn, "t", ("a", "b", "c"), [(None, True, False)])
+        row = conn.exec_driver_sql("SELECT a, typeof(a), b, typeof(b), c FROM t").one()
+    assert (None, "null", 1, "integer", 0) == tuple(row)
+
+
+def test_an_adapter_the_host_program_registered_is_kept(tmp_path: Path) -> None:
+    """A program embedding the engine that adapts bools its own way keeps its adapter."""
+    key = (bool, sqlite3.PrepareProtocol)
+    before = sqlite3.adapters.pop(key, None)
+    sqlite3.register_adapter(bool, lambda value: "yes" if value else "no")
+    try:
+        conn = database.sqlite_engine(f"sqlite:///{tmp_path / 'host.db'}").connect()
+        with conn.begin():
+            conn.exec_driver_sql("CREATE TABLE t (b)")
+            sqlite_insert(conn, "t", ("b",), [(True,)])
+            assert "yes" == conn.exec_driver_sql("SELECT b FROM t").scalar()
+    finally:
+        sqlite3.adapters.pop(key, None)
+        if before is not None:
+            sqlite3.adapters[key] = before

@@ -278,6 +278,25 @@ async def test_oversized_and_too_deep_properties_are_rejected(engine: Engine, ke
     ]
 
 
+async def test_properties_that_are_not_a_json_object_are_rejected_alone(
+    engine: Engine, keys: Keys
+) -> None:
+    """In-process callers can pass what JSON cannot hold; each such event is rejected, naming
+    the field, and the rest are stored."""
+    session, _ = await engine.sessions.create(keys.app_id, SessionCreate())
+    odd: list[Any] = [[1, 2], None, {1: "a"}, {"tags": {"a", "b"}}]
+    result = await engine.events.ingest(
+        keys.app_id,
+        [ev(session_id=session.id, type="action", properties=p) for p in odd]
+        + [ev(session_id=session.id, type="action", properties={"ok": True})],
+    )
+    assert 1 == result.accepted
+    assert [(i, "invalid_input", "properties") for i in range(4)] == [
+        (r.index, r.code, r.details["field"]) for r in result.rejected
+    ]
+    assert "(Type is not JSON serializable: set)" in result.rejected[3].message
+
+
 async def test_deep_values_in_a_large_batch_are_rejected_alone(engine: Engine, keys: Keys) -> None:
     """Nesting past every limit, in batches too large to check at one glance, rejects only its events."""
 

@@ -173,7 +173,15 @@ def prepare(
             details={"field": "session_id"},
         )
     properties = event.get("properties", {})
-    encoded = orjson.dumps(properties)
+    try:
+        if not isinstance(properties, dict):
+            raise TypeError(f"got {type(properties).__name__}")
+        encoded = orjson.dumps(properties)
+    except TypeError as exc:  # from a caller in-process: JSON has no other keys or values
+        raise InvalidInput(
+            f"events[{index}].properties must be a JSON object ({exc}).",
+            details={"field": "properties"},
+        ) from None
     if len(encoded) > MAX_PROPERTIES_BYTES:
         raise InvalidInput(
             f"events[{index}].properties is {len(encoded)} bytes; the limit is {MAX_PROPERTIES_BYTES}.",
@@ -287,13 +295,9 @@ def ingest_batch(
     inserts: list[dict[str, Any]] = []
     sealed: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (row, plain properties)
     outcomes: list[Outcome] = []
-    pairs = {
-        (states[p.session_id]["device_id"], states[p.session_id]["user_id"])
-        if p.session_id is not None
-        else (p.device_id, p.user_id)
-        for p in batch
-        if p.session_id is None or p.session_id in states
-    }
+    # The (device, user) pairs whose consent counts: each named session's, each sessionized event's.
+    pairs = {(state["device_id"], state["user_id"]) for state in states.values()}
+    pairs.update((p.device_id, p.user_id) for p in batch if p.session_id is None)
     refused = (
         set()
         if policy.historical
@@ -409,8 +413,12 @@ def _start_session(
 def _apply(state: dict[str, Any], event: Prepared, now: int) -> dict[str, Any]:
     """Count the event into its session's state and return the event's row."""
     last = state["last_event_at"]
-    since = event.occurred_at - last if last is not None and event.occurred_at >= last else None
-    activity = max(state["started_at"], min(event.occurred_at, now))
+    occurred = event.occurred_at
+    since = occurred - last if last is not None and occurred >= last else None
+    # The activity is the event's time, within the session's start and now.
+    activity = occurred if occurred < now else now
+    if activity < state["started_at"]:
+        activity = state["started_at"]
     if activity > state["last_activity_at"]:
         gap = activity - state["last_activity_at"]
         if gap <= ENGAGEMENT_GAP_MS:

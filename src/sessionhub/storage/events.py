@@ -145,7 +145,7 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 r["referrer"],
                 r["properties_json"],
                 r["since_prev_ms"],
-                r["dedupe_by_id"],
+                1 if r["dedupe_by_id"] else 0,  # a bool would take the driver's adapter path
             )
             for r in rows
         ]
