@@ -432,6 +432,33 @@ async def test_all_rejected_batch_answers_with_the_error(
     assert "session_ended" == sent.json()["error"]["code"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"device_id": "d\x00"}, "device_id"),
+        ({"user_id": "u\x00"}, "user_id"),
+        ({"url": "https://a.example/\x00"}, "url"),
+        ({"path": "/a\x00"}, "path"),
+        ({"title": "a\x00b"}, "title"),
+        ({"referrer": "https://b.example/\x00"}, "referrer"),
+        ({"properties": {"k": "v\x00"}}, "properties.k"),
+        ({"properties": {"list": [1, {"n": 2**64}]}}, "properties.list.1.n"),
+    ],
+)
+async def test_what_the_database_cannot_hold_is_rejected_wherever_it_is(
+    engine: Engine, keys: Keys, fields: dict[str, Any], where: str
+) -> None:
+    """A NUL in any free-text field or in the properties, or an integer past 64 bits, rejects
+    its event by index and names the place; the valid events of the batch are stored."""
+    session, _ = await engine.sessions.create(keys.app_id, SessionCreate())
+    good = [ev(session_id=session.id, type="action") for _ in range(3)]
+    bad = ev(type="action", **{"session_id": session.id, **fields})
+    result = await engine.events.ingest(keys.app_id, [good[0], bad, *good[1:]])
+    assert 3 == result.accepted
+    assert [1] == [r.index for r in result.rejected]
+    assert result.rejected[0].message.endswith(f"(at {where})"), result.rejected[0].message
+
+
 async def test_an_unstorable_event_is_rejected_alone(api: httpx.AsyncClient, keys: Keys) -> None:
     """Over HTTP too, an event the database cannot hold (a NUL, a 70-bit integer) is rejected by index; the rest are stored."""
     sent = await api.post(

@@ -42,9 +42,9 @@ class BulkInput(BaseModel):
     """Base of inputs validated by the thousand: Input's strictness without its per-model hook.
 
     A before-validator costs a few microseconds per model. Callers validating many at once
-    (event batches) check the whole batch in one pass instead (``storable_but_depth``,
-    then ``unstorable`` for the events of a batch that fails it); see
-    ``core.events.validate_events``.
+    check what the database can hold themselves: an event batch in ``core.events.prepare``
+    (from the JSON it encodes anyway, ``unstorable`` only for the rare event that fails),
+    and event by event when the batch fails validation (``core.events.validate_events``).
     """
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -59,15 +59,6 @@ _INT_RANGE = (-(2**63), 2**64 - 1)
 def unstorable(value: Any) -> str | None:
     """Why a parsed JSON value cannot be stored as it is (and where), or None if it can."""
     return _unstorable(value, ())
-
-
-def storable_but_depth(value: Any) -> bool:
-    """Whether ``value`` holds no NUL character and no integer past 64 bits: one C-level pass.
-
-    It says nothing of nesting below orjson's own limit of 255 levels (``unstorable`` does),
-    so it is for callers whose schema bounds the depth of what it accepts.
-    """
-    return _clean_json(value) is not None
 
 
 def _clean_json(value: Any) -> bytes | None:
