@@ -84,6 +84,7 @@ class Prepared:
 
 
 _IN_TIME_ORDER = attrgetter("occurred_at", "index")
+_BY_INDEX = attrgetter("index")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,11 @@ def validate_events(
     raws: list[Any], session_id: str | None = None
 ) -> list[EventIn | SessionhubError]:
     """Validate a batch in one pass; only when that fails, event by event to say which and why."""
+    if session_id is None:
+        try:  # the usual batch: every item an object, and valid
+            return list(_BATCH.validate_python(raws))
+        except ValidationError:
+            pass
     staged: list[dict[str, Any] | SessionhubError] = []
     for index, raw in enumerate(raws):
         if not isinstance(raw, dict):
@@ -393,7 +399,7 @@ def ingest_batch(
     absorb_profiles(conn, app_id, plain, states, settings, now)
     if policy.gpc:
         consent.record_gpc(conn, app_id, pairs, now)
-    return sorted(outcomes, key=lambda o: o.index)
+    return sorted(outcomes, key=_BY_INDEX)
 
 
 def _refusal(
@@ -453,15 +459,16 @@ def _apply(state: dict[str, Any], event: Prepared, now: int) -> dict[str, Any]:
                 state["idle_expires_at"] or 0, activity + state["idle_timeout_ms"]
             )
     state["event_count"] += 1
-    counter = _COUNTERS.get(event.name)
+    name = event.name
+    counter = _COUNTERS.get(name)
     if counter is not None:
         state[counter] += 1
-    if last is None or event.occurred_at >= last:
-        state["last_event_at"] = event.occurred_at
-        if event.name == "page_view" and event.path:
-            state["exit_page"] = event.path
-        elif event.name != "page_view":
+    if last is None or occurred >= last:
+        state["last_event_at"] = occurred
+        if name != "page_view":
             state["last_action"] = _label(event)
+        elif event.path:
+            state["exit_page"] = event.path
     return {
         "app_id": state["app_id"],
         "session_sid": state["sid"],

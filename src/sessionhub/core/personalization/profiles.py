@@ -199,17 +199,22 @@ def absorb(
         st["device_id"] for st in by_sid.values() if st["user_id"] is None and st["device_id"]
     }
     links = pq.linked_users(conn, app_id, anonymous) if anonymous else {}
-    grouped: dict[Key, list[tuple[Mapping[Any, Any], str | None]]] = {}
-    pairs: dict[Key, tuple[str | None, str | None]] = {}
-    for row in inserts:
-        state = by_sid.get(row["session_sid"])
-        if state is None:
-            continue
+    # Each session's subject, once: (key, device, user), or None for a session of nobody.
+    subjects: dict[int, tuple[Key, str | None, str | None] | None] = {}
+    for sid, state in by_sid.items():
         device = state["device_id"]
         user = state["user_id"] or links.get(device or "")
         key = subject_key(user, device)
-        if key is None:
+        subjects[sid] = None if key is None else (key, device, user)
+    if not any(subjects.values()):
+        return
+    grouped: dict[Key, list[tuple[Mapping[Any, Any], str | None]]] = {}
+    pairs: dict[Key, tuple[str | None, str | None]] = {}
+    for row in inserts:
+        subject = subjects.get(row["session_sid"])
+        if subject is None:
             continue
+        key, device, user = subject
         grouped.setdefault(key, []).append((row, device))
         pairs[key] = (device, user)
     refused = refused_personalization(conn, app_id, settings.consent_mode, set(pairs.values()))
