@@ -75,12 +75,10 @@ class Prepared:
     title: str | None
     referrer: str | None
     properties: dict[str, Any]
-    properties_json: str = "{}"
+    properties_json: str = "{}"  # as stored: with encryption at rest, the sealed text as JSON
     server_id: bool = False  # the client sent no id: this one is new, nothing to look up
     dedupe_by_id: bool = False  # the client sent an id but no time (see ``storage.schema``)
     seed: dict[str, Any] | None = None  # a new session's attributes, for sessionized events
-    # The properties as stored when encryption at rest is on (a sealed string), else None.
-    sealed: str | None = None
 
 
 _IN_TIME_ORDER = attrgetter("occurred_at", "index")
@@ -322,8 +320,10 @@ def ingest_batch(
         [p.id for p in batch if p.dedupe_by_id],
     )
     touched: dict[int, dict[str, Any]] = {}
-    inserts: list[dict[str, Any]] = []
-    sealed: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (row, plain properties)
+    inserts: list[q.EventRow] = []
+    # What profiles learn from: the events of sessions with a device or user, with their
+    # properties as sent (not as stored, sealed when encrypting).
+    learned: list[dict[str, Any]] = []
     outcomes: list[Outcome] = []
     # The (device, user) pairs whose consent counts: each named session's, each sessionized event's.
     pairs = {(state["device_id"], state["user_id"]) for state in states.values()}
@@ -385,18 +385,22 @@ def ingest_batch(
         if event.dedupe_by_id:
             seen.add((None, event.id))
         inserts.append(_apply(state, event, now))
-        if event.sealed is not None:
-            sealed.append((inserts[-1], event.properties))
+        if state["device_id"] or state["user_id"]:
+            learned.append(
+                {  # what ``Folder.fold`` reads
+                    "id": event.id,
+                    "session_sid": state["sid"],
+                    "occurred_at": event.occurred_at,
+                    "name": event.name,
+                    "path": event.path,
+                    "properties": event.properties,
+                }
+            )
         touched[state["sid"]] = state
 
     q.insert_events(conn, inserts)
     q.write_counters(conn, [_counters(state) for state in touched.values()])
-    # Profiles learn from the properties as sent, not as stored (sealed when encrypting).
-    plain = inserts
-    if sealed:
-        opened = {id(row): props for row, props in sealed}
-        plain = [{**r, "properties": opened[id(r)]} if id(r) in opened else r for r in inserts]
-    absorb_profiles(conn, app_id, plain, states, settings, now)
+    absorb_profiles(conn, app_id, learned, states, settings, now)
     if policy.gpc:
         consent.record_gpc(conn, app_id, pairs, now)
     return sorted(outcomes, key=_BY_INDEX)
@@ -440,7 +444,7 @@ def _start_session(
     return dict(stored)
 
 
-def _apply(state: dict[str, Any], event: Prepared, now: int) -> dict[str, Any]:
+def _apply(state: dict[str, Any], event: Prepared, now: int) -> q.EventRow:
     """Count the event into its session's state and return the event's row."""
     last = state["last_event_at"]
     occurred = event.occurred_at
@@ -469,22 +473,21 @@ def _apply(state: dict[str, Any], event: Prepared, now: int) -> dict[str, Any]:
             state["last_action"] = _label(event)
         elif event.path:
             state["exit_page"] = event.path
-    return {
-        "app_id": state["app_id"],
-        "session_sid": state["sid"],
-        "id": event.id,
-        "name": event.name,
-        "occurred_at": event.occurred_at,
-        "received_at": now,
-        "url": event.url,
-        "path": event.path,
-        "title": event.title,
-        "referrer": event.referrer,
-        "properties": event.properties if event.sealed is None else event.sealed,
-        "properties_json": event.properties_json,
-        "since_prev_ms": since,
-        "dedupe_by_id": event.dedupe_by_id,
-    }
+    return (  # in q.EVENT_COLUMNS order
+        state["app_id"],
+        state["sid"],
+        event.id,
+        name,
+        occurred,
+        now,
+        event.url,
+        event.path,
+        event.title,
+        event.referrer,
+        event.properties_json,
+        since,
+        1 if event.dedupe_by_id else 0,
+    )
 
 
 def _counters(state: dict[str, Any]) -> dict[str, Any]:
@@ -555,8 +558,9 @@ class Events:
         sealer = engine.encryption.sealer
         if sealer is not None:
             for event in batch:
-                event.sealed = sealer.seal_text(event.properties_json, "events.properties")
-                event.properties_json = orjson.dumps(event.sealed).decode()
+                # Stored as a JSON string: the sealed text.
+                sealed = sealer.seal_text(event.properties_json, "events.properties")
+                event.properties_json = orjson.dumps(sealed).decode()
         outcomes = (
             await engine.db.write(
                 ingest_batch, app_id, batch, Policy(settings, gpc=client.gpc), now

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     RowMapping,
+    Text,
     and_,
     bindparam,
+    cast,
     func,
     insert,
     or_,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from sessionhub.storage.prepared import Prepared, sqlite_insert, sqlite_rows
 from sessionhub.storage.schema import EVENT_DEDUPE_BY_ID, events, sessions
@@ -105,7 +108,9 @@ def existing_keys(
     return found
 
 
-_SQLITE_COLUMNS = (
+# An event row as ingestion writes it: these columns in this order, the properties as JSON
+# text (sealed when encryption at rest is on).
+EVENT_COLUMNS = (
     "app_id",
     "session_sid",
     "id",
@@ -118,42 +123,49 @@ _SQLITE_COLUMNS = (
     "referrer",
     "properties",
     "since_prev_ms",
-    "dedupe_by_id",
+    "dedupe_by_id",  # 0 or 1: a bool would take the SQLite driver's adapter path
+)
+EventRow = tuple[
+    str,
+    int,
+    str,
+    str,
+    int,
+    int,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str,
+    int | None,
+    int,
+]
+
+# PostgreSQL takes the JSON text as it is (its JSONB parses it), as SQLite stores it.
+_PG_INSERT = insert(events).values(
+    properties=cast(bindparam("properties_json", type_=Text()), JSONB())
 )
 
 
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows; each carries ``properties`` and the same as JSON in ``properties_json``.
+def insert_events(conn: Connection, rows: list[EventRow]) -> None:
+    """Insert event rows (``EventRow``, in ``EVENT_COLUMNS`` order).
 
-    On SQLite (the single writer's hot path) the driver's cursor takes plain tuples with the
-    JSON already encoded, many rows per statement; elsewhere SQLAlchemy binds the rows.
+    On SQLite (the single writer's hot path) the rows go to the driver's cursor as they are,
+    many per statement; on PostgreSQL through SQLAlchemy, one statement for the batch.
     """
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        params = [
-            (
-                r["app_id"],
-                r["session_sid"],
-                r["id"],
-                r["name"],
-                r["occurred_at"],
-                r["received_at"],
-                r["url"],
-                r["path"],
-                r["title"],
-                r["referrer"],
-                r["properties_json"],
-                r["since_prev_ms"],
-                1 if r["dedupe_by_id"] else 0,  # a bool would take the driver's adapter path
-            )
-            for r in rows
-        ]
-        sqlite_insert(conn, "events", _SQLITE_COLUMNS, params)
+        sqlite_insert(conn, "events", EVENT_COLUMNS, rows)
     else:
-        conn.execute(
-            insert(events), [{k: v for k, v in r.items() if k != "properties_json"} for r in rows]
-        )
+        conn.execute(_PG_INSERT, [_pg_values(row) for row in rows])
+
+
+def _pg_values(row: EventRow) -> dict[str, Any]:
+    values = dict(zip(EVENT_COLUMNS, row, strict=True))
+    values["properties_json"] = values.pop("properties")
+    values["dedupe_by_id"] = bool(values["dedupe_by_id"])
+    return values
 
 
 _UPDATE_COUNTERS = Prepared(

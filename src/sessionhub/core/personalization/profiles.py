@@ -191,7 +191,11 @@ def absorb(
     settings: AppSettings,
     now: int,
 ) -> None:
-    """Fold a batch of stored events into their subjects' profiles (in the ingest write)."""
+    """Fold a batch of stored events into their subjects' profiles (in the ingest write).
+
+    ``inserts``: the events of the batch whose sessions have a device or user, each with
+    what ``Folder.fold`` reads (its ``properties`` as sent).
+    """
     if not inserts:
         return
     by_sid = {state["sid"]: state for state in states.values()}
