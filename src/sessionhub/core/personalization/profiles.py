@@ -186,17 +186,17 @@ def subject_key(user: str | None, device: str | None) -> Key | None:
 def absorb(
     conn: Connection,
     app_id: str,
-    inserts: Sequence[Mapping[Any, Any]],
+    events: Sequence[Mapping[Any, Any]],
     states: Mapping[str, Mapping[Any, Any]],
     settings: AppSettings,
     now: int,
 ) -> None:
     """Fold a batch of stored events into their subjects' profiles (in the ingest write).
 
-    ``inserts``: the events of the batch whose sessions have a device or user, each with
+    ``events``: the events of the batch whose sessions have a device or user, each with
     what ``Folder.fold`` reads (its ``properties`` as sent).
     """
-    if not inserts:
+    if not events:
         return
     by_sid = {state["sid"]: state for state in states.values()}
     anonymous = {
@@ -214,7 +214,7 @@ def absorb(
         return
     grouped: dict[Key, list[tuple[Mapping[Any, Any], str | None]]] = {}
     pairs: dict[Key, tuple[str | None, str | None]] = {}
-    for row in inserts:
+    for row in events:
         subject = subjects.get(row["session_sid"])
         if subject is None:
             continue
