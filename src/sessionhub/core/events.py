@@ -142,12 +142,14 @@ def validate_events(
             )
     plain = [item for item in staged if isinstance(item, dict)]
     # What the database can hold is ``prepare``'s to check: every field of a valid event
-    # but ``properties`` is a scalar, and ``prepare`` encodes the properties anyway.
-    try:
-        valid = iter(_BATCH.validate_python(plain))
-        return [next(valid) if isinstance(item, dict) else item for item in staged]
-    except ValidationError:
-        pass
+    # but ``properties`` is a scalar, and ``prepare`` encodes the properties anyway. The
+    # batch is tried whole again only if it differs from the one tried above.
+    if session_id is not None or len(plain) < len(raws):
+        try:
+            valid = iter(_BATCH.validate_python(plain))
+            return [next(valid) if isinstance(item, dict) else item for item in staged]
+        except ValidationError:
+            pass
     checked: list[EventIn | SessionhubError] = []
     for index, item in enumerate(staged):
         if not isinstance(item, dict):

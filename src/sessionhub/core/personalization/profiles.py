@@ -210,8 +210,6 @@ def absorb(
         user = state["user_id"] or links.get(device or "")
         key = subject_key(user, device)
         subjects[sid] = None if key is None else (key, device, user)
-    if not any(subjects.values()):
-        return
     grouped: dict[Key, list[tuple[Mapping[Any, Any], str | None]]] = {}
     pairs: dict[Key, tuple[str | None, str | None]] = {}
     for row in events:
