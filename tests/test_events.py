@@ -69,6 +69,38 @@ async def test_resent_batch_is_stored_once(engine: Engine, keys: Keys) -> None:
     assert 5 == len((await engine.events.timeline(keys.app_id, session.id)).items)
 
 
+async def test_resends_among_new_events_leave_no_trace_of_a_first_attempt(
+    engine: Engine, keys: Keys, clock: FakeClock
+) -> None:
+    """A batch whose last events were stored before: every new one is stored once and counted
+    once, and a device's session starts once, however the batch's write goes about it."""
+    session, _ = await engine.sessions.create(keys.app_id, SessionCreate())
+    t0 = clock.now_ms() - 1000
+    sent = [
+        ev(session_id=session.id, type="page_view", timestamp=_iso(t0 + 500 + i)) for i in range(3)
+    ]
+    untimed = [ev(session_id=session.id, type="action") for _ in range(2)]
+    await engine.events.ingest(keys.app_id, sent + untimed)
+    clock.advance(1)
+    fresh = [ev(session_id=session.id, type="action", timestamp=_iso(t0 + i)) for i in range(96)]
+    newcomer = ev(device_id="d-new", type="page_view", timestamp=_iso(t0))
+    # 106 events, stored in time order: the resends are the last.
+    result = await engine.events.ingest(keys.app_id, [newcomer, *fresh, *sent, *untimed])
+    assert (97, 5) == (result.accepted, result.duplicates)
+    stored = await engine.sessions.get(keys.app_id, session.id)
+    assert (101, 3) == (stored.events, stored.page_views)
+
+    def device_sessions(conn: Any) -> list[Any]:
+        query = text("SELECT id, event_count FROM sessions WHERE device_id = 'd-new'")
+        return [tuple(row) for row in conn.execute(query)]
+
+    assert [(result.sessions[0], 1)] == await engine.db.read(device_sessions)
+    counted = await engine.db.read(
+        lambda conn: conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
+    )
+    assert 102 == counted
+
+
 async def test_an_event_resent_later_without_a_timestamp_is_stored_once(
     engine: Engine, keys: Keys, clock: FakeClock
 ) -> None:

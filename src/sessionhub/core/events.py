@@ -10,7 +10,7 @@ gets correct ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from sessionhub import crypto
 from sessionhub.clock import from_ms, to_ms
@@ -44,6 +45,7 @@ from sessionhub.models.events import (
 from sessionhub.storage import events as q
 from sessionhub.storage import sessions as sq
 from sessionhub.storage.dialect import lock_key
+from sessionhub.storage.prepared import sqlite_savepoint
 
 if TYPE_CHECKING:
     from sessionhub.core.engine import Engine
@@ -81,25 +83,27 @@ class Prepared:
     seed: dict[str, Any] | None = None  # a new session's attributes, for sessionized events
 
 
-_IN_TIME_ORDER = attrgetter("occurred_at", "index")
-_BY_INDEX = attrgetter("index")
+# A batch comes in index order and ``sorted`` is stable: sorting on the time alone puts the
+# events in (time, index) order without building a key tuple for each.
+_BY_TIME = attrgetter("occurred_at")
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """How the writer treats a batch: live ingestion, or history being imported."""
+    """How the writer treats a batch."""
 
     settings: AppSettings
-    historical: bool = False
     gpc: bool = False  # the request sent Sec-GPC: 1 (an opt-out of sale/sharing)
 
 
 @dataclass(slots=True)
-class Outcome:
-    index: int
-    session_id: str | None = None
-    duplicate: bool = False
-    error: SessionhubError | None = None
+class Stored:
+    """What the writer did with a batch's events."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    refused: list[tuple[int, SessionhubError]] = field(default_factory=list)  # (index, why)
+    first: dict[str, int] = field(default_factory=dict)  # each session's first event's index
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -168,9 +172,7 @@ def validate_events(
     return checked
 
 
-def prepare(
-    index: int, event: EventIn, now: int, settings: AppSettings, historical: bool = False
-) -> Prepared:
+def prepare(index: int, event: EventIn, now: int, settings: AppSettings) -> Prepared:
     """Check a validated event against the rules and normalize it; raise what rejects it."""
     session_id = event.get("session_id")
     device_id = event.get("device_id")
@@ -231,20 +233,19 @@ def prepare(
         )
     timestamp = event.get("timestamp")
     occurred = to_ms(timestamp) if timestamp is not None else now
-    if not historical:
-        if occurred > now + FUTURE_SLACK_MS:
-            raise InvalidInput(
-                f"events[{index}].timestamp is more than 5 minutes in the future.",
-                details={"field": "timestamp"},
-                code="invalid_timestamp",
-            )
-        if occurred < now - settings.late_event_window_s * 1000:
-            raise InvalidInput(
-                f"events[{index}].timestamp is older than the app's late-arrival window "
-                f"({settings.late_event_window_s} s).",
-                details={"field": "timestamp"},
-                code="invalid_timestamp",
-            )
+    if occurred > now + FUTURE_SLACK_MS:
+        raise InvalidInput(
+            f"events[{index}].timestamp is more than 5 minutes in the future.",
+            details={"field": "timestamp"},
+            code="invalid_timestamp",
+        )
+    if occurred < now - settings.late_event_window_s * 1000:
+        raise InvalidInput(
+            f"events[{index}].timestamp is older than the app's late-arrival window "
+            f"({settings.late_event_window_s} s).",
+            details={"field": "timestamp"},
+            code="invalid_timestamp",
+        )
     client_id = event.get("id")
     # By position, in the order of the fields (each value is named after its field): by
     # keyword the call took 0.4 µs more per event, about 4 % of in-process ingestion.
@@ -298,8 +299,41 @@ def _split_reason(state: dict[str, Any], event: Prepared, settings: AppSettings)
 
 def ingest_batch(
     conn: Connection, app_id: str, batch: list[Prepared], policy: Policy, now: int
-) -> list[Outcome]:
-    """Store a checked batch: resolve sessions, drop duplicates, insert, update counters."""
+) -> Stored:
+    """Store a checked batch: resolve sessions, drop duplicates, insert, update counters.
+
+    An event stored already (a resend) is a duplicate. PostgreSQL looks the batch's keys up
+    before it writes. SQLite writes first, as if none were: resends are rare, and the lookup
+    cost 0.7 µs of the 12 µs an event took. When the events' unique keys reject the insert,
+    the batch's writes are undone and it is written again after the lookup.
+    """
+    if conn.dialect.name == "sqlite":
+        try:
+            with sqlite_savepoint(conn, "ingest_batch"):
+                return _store(conn, app_id, batch, policy, now, set())
+        except IntegrityError:
+            pass  # an event is stored already, or the write fails again below
+    return _store(conn, app_id, batch, policy, now, _stored_keys(conn, app_id, batch))
+
+
+def _stored_keys(conn: Connection, app_id: str, batch: list[Prepared]) -> set[q.EventKey]:
+    return q.existing_keys(
+        conn,
+        app_id,
+        [(p.occurred_at, p.id) for p in batch if not p.server_id],
+        [p.id for p in batch if p.dedupe_by_id],
+    )
+
+
+def _store(
+    conn: Connection,
+    app_id: str,
+    batch: list[Prepared],
+    policy: Policy,
+    now: int,
+    seen: set[q.EventKey],
+) -> Stored:
+    """``ingest_batch`` with ``seen``, the keys of the batch's events stored already."""
     settings = policy.settings
     keys = sorted(
         {
@@ -315,45 +349,35 @@ def ingest_batch(
         row["id"]: dict(row) for row in q.sessions_for_update(conn, app_id, named)
     }
     current: dict[tuple[str, str], dict[str, Any] | None] = {}
-    seen = q.existing_keys(
-        conn,
-        app_id,
-        [(p.occurred_at, p.id) for p in batch if not p.server_id],
-        [p.id for p in batch if p.dedupe_by_id],
-    )
     touched: dict[int, dict[str, Any]] = {}
     inserts: list[q.EventRow] = []
     # What profiles learn from: the events of sessions with a device or user, with their
     # properties as sent (not as stored, sealed when encrypting).
     learned: list[dict[str, Any]] = []
-    outcomes: list[Outcome] = []
+    stored = Stored()
+    first = stored.first
     # The (device, user) pairs whose consent counts: each named session's, each sessionized event's.
     pairs = {(state["device_id"], state["user_id"]) for state in states.values()}
     pairs.update((p.device_id, p.user_id) for p in batch if p.session_id is None)
-    refused = (
-        set()
-        if policy.historical
-        else consent.refused_analytics(conn, app_id, settings.consent_mode, pairs)
-    )
+    refused = consent.refused_analytics(conn, app_id, settings.consent_mode, pairs)
 
     refusals: dict[str, SessionhubError | None] = {}  # by session id
-    for event in sorted(batch, key=_IN_TIME_ORDER):
-        outcome = Outcome(event.index)
-        outcomes.append(outcome)
+    for event in sorted(batch, key=_BY_TIME):
+        index = event.index
         if event.session_id is not None:
             state = states.get(event.session_id)
             if state is None:
-                outcome.error = not_found(event.session_id)
+                stored.refused.append((index, not_found(event.session_id)))
                 continue
             if event.session_id not in refusals:  # the same for all its events in the batch
-                refusals[event.session_id] = _refusal(state, policy, refused, now)
+                refusals[event.session_id] = _refusal(state, refused, now)
             refusal = refusals[event.session_id]
             if refusal is not None:
-                outcome.error = refusal
+                stored.refused.append((index, refusal))
                 continue
         else:
             if (event.device_id, event.user_id) in refused:
-                outcome.error = consent.no_analytics()
+                stored.refused.append((index, consent.no_analytics()))
                 continue
             key = ("d", event.device_id) if event.device_id else ("u", event.user_id or "")
             if key not in current:
@@ -378,10 +402,11 @@ def ingest_batch(
                 state = _start_session(conn, app_id, event, settings, now)
                 current[key] = state
             states[state["id"]] = state
-        outcome.session_id = state["id"]
+        if first.get(state["id"], index + 1) > index:
+            first[state["id"]] = index
         timed: q.EventKey = (event.occurred_at, event.id)
         if timed in seen or (event.dedupe_by_id and (None, event.id) in seen):
-            outcome.duplicate = True
+            stored.duplicates += 1
             continue
         seen.add(timed)
         if event.dedupe_by_id:
@@ -401,18 +426,19 @@ def ingest_batch(
         touched[state["sid"]] = state
 
     q.insert_events(conn, inserts)
+    stored.accepted = len(inserts)
     q.write_counters(conn, [_counters(state) for state in touched.values()])
     absorb_profiles(conn, app_id, learned, states, settings, now)
     if policy.gpc:
         consent.record_gpc(conn, app_id, pairs, now)
-    return sorted(outcomes, key=_BY_INDEX)
+    return stored
 
 
 def _refusal(
-    state: dict[str, Any], policy: Policy, refused: set[tuple[str | None, str | None]], now: int
+    state: dict[str, Any], refused: set[tuple[str | None, str | None]], now: int
 ) -> SessionhubError | None:
     """Why a named session's events are turned away (it has ended, or no consent), or None."""
-    ended = None if policy.historical else effective_end(state, now)
+    ended = effective_end(state, now)
     if ended is not None:
         session_id, reason = state["id"], ended[0]
         return SessionEnded(
@@ -563,28 +589,21 @@ class Events:
                 # Stored as a JSON string: the sealed text.
                 sealed = sealer.seal_text(event.properties_json, "events.properties")
                 event.properties_json = orjson.dumps(sealed).decode()
-        outcomes = (
+        stored = (
             await engine.db.write(
                 ingest_batch, app_id, batch, Policy(settings, gpc=client.gpc), now
             )
             if batch
-            else []
+            else Stored()
         )
-        accepted = duplicates = 0
-        sessions: list[str] = []
-        for outcome in outcomes:
-            if outcome.error is not None:
-                rejected.append(_rejection(outcome.index, outcome.error))
-                continue
-            if outcome.duplicate:
-                duplicates += 1
-            else:
-                accepted += 1
-            if outcome.session_id is not None and outcome.session_id not in sessions:
-                sessions.append(outcome.session_id)
-        rejected.sort(key=lambda r: r.index)
+        if stored.refused:
+            rejected.extend(_rejection(index, error) for index, error in stored.refused)
+            rejected.sort(key=lambda r: r.index)
         return IngestResult(
-            accepted=accepted, duplicates=duplicates, rejected=rejected, sessions=sessions
+            accepted=stored.accepted,
+            duplicates=stored.duplicates,
+            rejected=rejected,
+            sessions=sorted(stored.first, key=stored.first.__getitem__),
         )
 
     async def timeline(
