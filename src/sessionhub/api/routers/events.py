@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from sessionhub.api.auth import app_id_of, get_engine
+from sessionhub.api.bodies import LargeBodyRoute
 from sessionhub.api.context import client_of
 from sessionhub.api.params import AppCaller, Cursor, Limit, SecretCaller, SessionPath, UserPath
 from sessionhub.api.responses import json_response
@@ -13,7 +14,7 @@ from sessionhub.errors import SessionhubError, error_class_for
 from sessionhub.models import Page
 from sessionhub.models.events import Event, EventBatch, IngestResult, SessionEventBatch
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=LargeBodyRoute)
 
 
 def _answer(result: IngestResult, sent: int) -> Response:
