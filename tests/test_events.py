@@ -84,7 +84,7 @@ async def test_resends_among_new_events_leave_no_trace_of_a_first_attempt(
     clock.advance(1)
     fresh = [ev(session_id=session.id, type="action", timestamp=_iso(t0 + i)) for i in range(96)]
     newcomer = ev(device_id="d-new", type="page_view", timestamp=_iso(t0))
-    # 106 events, stored in time order: the resends are the last.
+    # 102 events, stored in time order: the resends are the last.
     result = await engine.events.ingest(keys.app_id, [newcomer, *fresh, *sent, *untimed])
     assert (97, 5) == (result.accepted, result.duplicates)
     stored = await engine.sessions.get(keys.app_id, session.id)
@@ -99,6 +99,18 @@ async def test_resends_among_new_events_leave_no_trace_of_a_first_attempt(
         lambda conn: conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
     )
     assert 102 == counted
+
+
+async def test_an_event_twice_in_one_batch_is_stored_once(
+    engine: Engine, keys: Keys, clock: FakeClock
+) -> None:
+    """Twice in a batch of which nothing was stored before: stored and counted once."""
+    timed = ev(device_id="d-twice", type="page_view", timestamp=_iso(clock.now_ms() - 10))
+    untimed = ev(device_id="d-twice", type="action")
+    result = await engine.events.ingest(keys.app_id, [timed, untimed, timed, untimed])
+    assert (2, 2) == (result.accepted, result.duplicates)
+    session = await engine.sessions.get(keys.app_id, result.sessions[0])
+    assert (2, 1) == (session.events, session.page_views)
 
 
 async def test_an_event_resent_later_without_a_timestamp_is_stored_once(
