@@ -56,7 +56,7 @@ def test_loads_reads_what_the_other_parser_refuses_or_may_read_otherwise(body: b
 
 @pytest.mark.parametrize("body", [b"{", b'{"a": }', b"[1, 2,]", b'{"a": "x\ty"}', b"{'a': 1}"])
 def test_invalid_json_raises_what_json_loads_raises(body: bytes) -> None:
-    """JSONDecodeError, with its message and place: FastAPI answers it as before."""
+    """JSONDecodeError, with its message and place: the API answers 400 as before."""
     with pytest.raises(json.JSONDecodeError) as expected:
         json.loads(body)
     with pytest.raises(json.JSONDecodeError) as raised:

@@ -15,9 +15,10 @@ def loads(body: bytes | str) -> Any:
     """What ``json.loads`` makes of ``body``, and the same errors, in 60 % of the instructions.
 
     pydantic_core's parser reads it first. It refuses some text ``json.loads`` takes (a lone
-    surrogate escape, a byte order mark) and answers other errors than ``JSONDecodeError``
-    (which FastAPI turns into 422 ``json_invalid``): whatever it refuses, ``json.loads``
-    decides. tests/test_bodies.py holds the two to the same values.
+    surrogate escape, a byte order mark), and its errors are not ``JSONDecodeError`` (which
+    FastAPI reports as ``json_invalid``, and the API answers with 400 ``bad_request``):
+    whatever it refuses, ``json.loads`` decides. tests/test_bodies.py holds the two to the
+    same values and errors.
     """
     try:
         return from_json(body)
