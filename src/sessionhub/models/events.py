@@ -75,9 +75,8 @@ class EventIn(TypedDict):
 
 # The two batches are BulkInput: each event is checked on its own, storable JSON included
 # (``core.events.validate_events`` and ``prepare``, which also answer for an item that is
-# not an object),
-# so one bad event does not turn the batch away. Checking the items here first would copy
-# every event for nothing.
+# not an object), so one bad event does not turn the batch away. Checking the items here
+# first would copy every event for nothing.
 RawEvent = SkipValidation[dict[str, Any]]
 
 
