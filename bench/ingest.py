@@ -9,8 +9,13 @@ Measured in one run, per backend, each on a fresh database:
 - the raw ceiling: the same rows inserted by a plain driver ``executemany`` into the same
   events table, 10,000 rows per transaction, with nothing else (rows/s). Each figure is
   also given as a ratio to it.
+In process, each batch (and each raw transaction's rows) is made just before it is written,
+as an application makes its events, and the time spent making them is left out of the rate
+(``inproc_building_events_s`` says how long it was). Over HTTP, the load generator is
+another process.
 At the end, every acknowledged event is counted in the database: ``acked_events`` must equal
-``stored_events``.
+``stored_events``. ``host_probe_ms`` times a fixed Python loop before each phase and after the
+last: the host's speed varies over the day, and the figures with it.
 
     .venv/bin/python bench/ingest.py                    # both backends
     .venv/bin/python bench/ingest.py --backend sqlite   # one
@@ -49,6 +54,7 @@ from lifecycle import (
     analyze,
     drive_http,
     fresh_database,
+    host_probe_ms,
     http_request,
     make_keys,
     percentile_ms,
@@ -94,33 +100,44 @@ async def bench_inprocess(url: str, data_dir: Path, total: int, seconds: float) 
     try:
         keys = await make_keys(engine)
         sessions = await _sessions(engine, keys.app_id, SESSIONS)
-        batches = [
-            [event(i, sessions[b % SESSIONS]) for i in range(BATCH)] for b in range(total // BATCH)
-        ]
         for b in range(WARM_UP_BATCHES):
             await engine.events.ingest(keys.app_id, [event(i, sessions[b]) for i in range(BATCH)])
         await analyze(url)
-        # The load (200,000 events built up front) and the engine's start-up objects live
-        # through the run: leave them out of full collections, as ``serve`` does with its
-        # start-up objects (a full collection walking the load cost ~0.13 s a run, 5 %).
+        # The engine's start-up objects live through the run: leave them out of full
+        # collections, as ``serve`` does.
         gc.collect()
         gc.freeze()
         acked = 0
-        cursor = iter(batches)
-        started = time.perf_counter()
+        building = 0.0
+        cursor = iter(range(total // BATCH))
+        clock = time.perf_counter
+        started = clock()
         deadline = started + seconds
 
         async def task() -> None:
-            nonlocal acked
-            for batch in cursor:
+            nonlocal acked, building
+            for b in cursor:
+                # Made just before it is ingested, as an app makes its events, and the time
+                # spent making it left out. Built up front, the 200,000 events (165 MB) were
+                # read back from memory rather than the CPU's caches: 83,000-89,000 events/s
+                # against 103,000-106,000 made on the way, measured alternately.
+                made = clock()
+                batch = [event(i, sessions[b % SESSIONS]) for i in range(BATCH)]
+                building += clock() - made
                 result = await engine.events.ingest(keys.app_id, batch)
                 acked += result.accepted
-                if time.perf_counter() > deadline:
+                if clock() > deadline:
                     return
 
+        # The loop runs one thing at a time: the time spent building is time nothing else ran.
         await asyncio.gather(*(task() for _ in range(32)))
-        elapsed = time.perf_counter() - started
-        return {"inproc_events_per_s": round(acked / elapsed, 1), "inproc_events": acked}
+        elapsed = clock() - started - building
+        return {
+            "inproc_events_per_s": round(acked / elapsed, 1),
+            "inproc_events": acked,
+            "inproc_seconds": round(elapsed, 2),
+            "inproc_building_events_s": round(building, 2),
+        }
     finally:
         gc.unfreeze()
         await engine.close()
@@ -242,14 +259,15 @@ def raw_sqlite(url: str, total: int) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    rows = _raw_rows(total)
     sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 13)})"
-    started = time.perf_counter()
-    for start in range(0, total, RAW_TX):
+    elapsed = 0.0
+    for _ in range(0, total, RAW_TX):
+        rows = _raw_rows(RAW_TX)  # made just before, as the in-process phase does; not timed
+        started = time.perf_counter()
         conn.execute("BEGIN")
-        conn.executemany(sql, rows[start : start + RAW_TX])
+        conn.executemany(sql, rows)
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+        elapsed += time.perf_counter() - started
     conn.close()
     return total / elapsed
 
@@ -261,13 +279,15 @@ async def raw_postgres(url: str, total: int) -> float:
     conn = await asyncpg.connect(
         normalize_url(url).replace("postgresql+asyncpg://", "postgresql://")
     )
-    rows = _raw_rows(total)
     sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 14))})"
-    started = time.perf_counter()
-    for start in range(0, total, RAW_TX):
+    sql = sql.replace("$11", "$11::jsonb")
+    elapsed = 0.0
+    for _ in range(0, total, RAW_TX):
+        rows = _raw_rows(RAW_TX)  # made just before, as the in-process phase does; not timed
+        started = time.perf_counter()
         async with conn.transaction():
-            await conn.executemany(sql.replace("$11", "$11::jsonb"), rows[start : start + RAW_TX])
-    elapsed = time.perf_counter() - started
+            await conn.executemany(sql, rows)
+        elapsed += time.perf_counter() - started
     await conn.close()
     return total / elapsed
 
@@ -277,6 +297,7 @@ def run_backend(backend: str, options: Options, args: argparse.Namespace) -> dic
         "loadavg_1m_before": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
+    probes = figures["host_probe_ms"] = [host_probe_ms()]  # before each phase, and after
     with tempfile.TemporaryDirectory(prefix="sessionhub-bench-data-") as tmp:
         data_dir = Path(tmp)
         with fresh_database(backend, options) as url:
@@ -285,12 +306,15 @@ def run_backend(backend: str, options: Options, args: argparse.Namespace) -> dic
             else:
                 raw = uvloop.run(raw_postgres(url, args.raw_rows))
             figures["raw_executemany_rows_per_s"] = round(raw, 1)
+        probes.append(host_probe_ms())
         with fresh_database(backend, options) as url:
             figures.update(uvloop.run(bench_inprocess(url, data_dir, args.events, options.seconds)))
+        probes.append(host_probe_ms())
         with fresh_database(backend, options) as url:
             figures.update(
                 uvloop.run(bench_http(url, data_dir, options, args.batches, args.singles))
             )
+        probes.append(host_probe_ms())
     for key in ("http_batch_events_per_s", "inproc_events_per_s", "http_single_rps"):
         figures[f"{key}_ratio_to_raw"] = round(figures[key] / raw, 3) if raw else None
     figures["batch_size"] = BATCH
