@@ -14,8 +14,7 @@ as an application makes its events, and the time spent making them is left out o
 (``inproc_building_events_s`` says how long it was). Over HTTP, the load generator is
 another process.
 At the end, every acknowledged event is counted in the database: ``acked_events`` must equal
-``stored_events``. ``host_probe_ms`` times a fixed Python loop before each phase and after the
-last: the host's speed varies over the day, and the figures with it.
+``stored_events``.
 
     .venv/bin/python bench/ingest.py                    # both backends
     .venv/bin/python bench/ingest.py --backend sqlite   # one
@@ -54,7 +53,6 @@ from lifecycle import (
     analyze,
     drive_http,
     fresh_database,
-    host_probe_ms,
     http_request,
     make_keys,
     percentile_ms,
@@ -297,7 +295,6 @@ def run_backend(backend: str, options: Options, args: argparse.Namespace) -> dic
         "loadavg_1m_before": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
-    probes = figures["host_probe_ms"] = [host_probe_ms()]  # before each phase, and after
     with tempfile.TemporaryDirectory(prefix="sessionhub-bench-data-") as tmp:
         data_dir = Path(tmp)
         with fresh_database(backend, options) as url:
@@ -306,15 +303,12 @@ def run_backend(backend: str, options: Options, args: argparse.Namespace) -> dic
             else:
                 raw = uvloop.run(raw_postgres(url, args.raw_rows))
             figures["raw_executemany_rows_per_s"] = round(raw, 1)
-        probes.append(host_probe_ms())
         with fresh_database(backend, options) as url:
             figures.update(uvloop.run(bench_inprocess(url, data_dir, args.events, options.seconds)))
-        probes.append(host_probe_ms())
         with fresh_database(backend, options) as url:
             figures.update(
                 uvloop.run(bench_http(url, data_dir, options, args.batches, args.singles))
             )
-        probes.append(host_probe_ms())
     for key in ("http_batch_events_per_s", "inproc_events_per_s", "http_single_rps"):
         figures[f"{key}_ratio_to_raw"] = round(figures[key] / raw, 3) if raw else None
     figures["batch_size"] = BATCH

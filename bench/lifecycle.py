@@ -343,20 +343,6 @@ def percentile_ms(latencies: list[float], q: float) -> float:
     return round(ordered[rank] * 1000, 2)
 
 
-def host_probe_ms(steps: int = 3_000_000) -> float:
-    """Milliseconds a fixed pure-Python loop takes: the host's speed at that moment.
-
-    This machine's speed varies over the day (a loop like this one took twice as long in
-    some hours as in others), and every figure varies with it: a probe beside each phase
-    tells a slow host from slow code.
-    """
-    started = time.perf_counter()
-    total = 0
-    for i in range(steps):
-        total += i & 7
-    return round((time.perf_counter() - started) * 1000, 1)
-
-
 def process_cpu_s(pid: int) -> float:
     """CPU time (user + system, all threads) a process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
