@@ -259,8 +259,9 @@ def raw_sqlite(url: str, total: int) -> float:
     conn.execute("PRAGMA synchronous=NORMAL")
     sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 13)})"
     elapsed = 0.0
-    for _ in range(0, total, RAW_TX):
-        rows = _raw_rows(RAW_TX)  # made just before, as the in-process phase does; not timed
+    for start in range(0, total, RAW_TX):
+        # Made just before, as the in-process phase makes its batches; not timed.
+        rows = _raw_rows(min(RAW_TX, total - start))
         started = time.perf_counter()
         conn.execute("BEGIN")
         conn.executemany(sql, rows)
@@ -280,8 +281,9 @@ async def raw_postgres(url: str, total: int) -> float:
     sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 14))})"
     sql = sql.replace("$11", "$11::jsonb")
     elapsed = 0.0
-    for _ in range(0, total, RAW_TX):
-        rows = _raw_rows(RAW_TX)  # made just before, as the in-process phase does; not timed
+    for start in range(0, total, RAW_TX):
+        # Made just before, as the in-process phase makes its batches; not timed.
+        rows = _raw_rows(min(RAW_TX, total - start))
         started = time.perf_counter()
         async with conn.transaction():
             await conn.executemany(sql, rows)
