@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,13 @@ def _raw_rows(count: int) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _raw_transactions(total: int) -> Iterator[list[tuple[Any, ...]]]:
+    """``total`` rows, RAW_TX per transaction, each transaction's made just before it is
+    written (as the in-process phase makes its batches): the caller times only the write."""
+    for start in range(0, total, RAW_TX):
+        yield _raw_rows(min(RAW_TX, total - start))
+
+
 COLUMNS = (
     "app_id, session_sid, id, name, occurred_at, received_at, url, path, title, referrer,"
     " properties, since_prev_ms, dedupe_by_id"
@@ -259,9 +267,7 @@ def raw_sqlite(url: str, total: int) -> float:
     conn.execute("PRAGMA synchronous=NORMAL")
     sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 13)})"
     elapsed = 0.0
-    for start in range(0, total, RAW_TX):
-        # Made just before, as the in-process phase makes its batches; not timed.
-        rows = _raw_rows(min(RAW_TX, total - start))
+    for rows in _raw_transactions(total):
         started = time.perf_counter()
         conn.execute("BEGIN")
         conn.executemany(sql, rows)
@@ -281,9 +287,7 @@ async def raw_postgres(url: str, total: int) -> float:
     sql = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 14))})"
     sql = sql.replace("$11", "$11::jsonb")
     elapsed = 0.0
-    for start in range(0, total, RAW_TX):
-        # Made just before, as the in-process phase makes its batches; not timed.
-        rows = _raw_rows(min(RAW_TX, total - start))
+    for rows in _raw_transactions(total):
         started = time.perf_counter()
         async with conn.transaction():
             await conn.executemany(sql, rows)
